@@ -1,0 +1,219 @@
+"""File I/O shared by every format: atomic writes, JSON with located errors, PNG helpers.
+
+Writers never write in place: :func:`atomic_write` writes a temporary file in the target's
+own folder and ``os.replace`` s it over the target when (and only when) writing succeeded,
+so a failed conversion leaves no partial file and an existing target untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import ParseError, WriteError
+
+try:  # orjson parses and writes COCO-sized JSON several times faster than json
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is a dependency; json is the fallback
+    _orjson = None
+
+__all__ = [
+    "atomic_write",
+    "dump_json_bytes",
+    "load_json_bytes",
+    "read_json",
+    "read_png",
+    "write_json",
+    "write_png",
+]
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, *, binary: bool = True) -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path``; on success it replaces ``path`` atomically,
+    on any exception it is removed and ``path`` is untouched.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with atomic_write(d / "a.txt") as f:
+    ...     _ = f.write(b"hello")
+    >>> (d / "a.txt").read_bytes()
+    b'hello'
+    """
+    target = Path(path)
+    folder = target.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as e:
+        raise WriteError(f"{target}: cannot write: {e.strerror or e}") from e
+    ok = False
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as f:
+            yield f
+        os.replace(tmp, target)
+        ok = True
+    except OSError as e:
+        if isinstance(e, WriteError):
+            raise
+        raise WriteError(f"{target}: cannot write: {e.strerror or e}") from e
+    finally:
+        if not ok:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def load_json_bytes(data: bytes, file: str | Path | None = None) -> Any:
+    """Parse JSON, turning syntax and encoding errors into a located :class:`ParseError`."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(data)
+        except _orjson.JSONDecodeError:
+            pass  # re-parse with json for a precise line/column message
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ParseError(
+            file, None, f"not UTF-8 text: byte 0x{data[e.start]:02x} at offset {e.start}"
+        ) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except _ConstantError as e:
+        raise ParseError(file, None, f"{e} is not valid JSON (no NaN or Infinity)") from None
+    except json.JSONDecodeError as e:
+        raise ParseError(
+            file, None, f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}"
+        ) from None
+
+
+class _ConstantError(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _ConstantError(name)
+
+
+def read_json(path: str | Path) -> Any:
+    """Read and parse a JSON file; errors name the file (and line/column)."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise ParseError(p, None, "file not found") from None
+    except IsADirectoryError:
+        raise ParseError(p, None, "expected a JSON file, got a folder") from None
+    except OSError as e:
+        raise ParseError(p, None, f"cannot read: {e.strerror or e}") from None
+    return load_json_bytes(data, p)
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"cannot write {type(o).__name__} as JSON")
+
+
+def dump_json_bytes(obj: Any, *, indent: bool = False) -> bytes:
+    """Serialise to UTF-8 JSON. NaN and infinities are refused (no JSON reader takes them)."""
+    if _orjson is not None:
+        try:
+            opt = _orjson.OPT_INDENT_2 if indent else 0
+            return _orjson.dumps(obj, default=_default, option=opt)
+        except TypeError:
+            pass  # e.g. integers beyond 64 bits: json handles them
+    text = json.dumps(
+        obj, default=_default, allow_nan=False, ensure_ascii=False,
+        indent=2 if indent else None, separators=None if indent else (",", ":"),
+    )
+    return text.encode("utf-8")
+
+
+def write_json(path: str | Path, obj: Any, *, indent: bool = False) -> None:
+    """Write JSON atomically."""
+    data = dump_json_bytes(obj, indent=indent)
+    with atomic_write(path) as f:
+        f.write(data)
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    with atomic_write(path) as f:
+        f.write(data)
+
+
+def read_png(path: str | Path) -> tuple[npt.NDArray[Any], str, list[int] | None]:
+    """A PNG (or any image Pillow reads) as ``(array, mode, palette)``; the palette is a
+    flat RGB list for mode ``"P"`` images, else None. Errors are located ParseErrors."""
+    from PIL import Image, UnidentifiedImageError
+
+    p = Path(path)
+    try:
+        with Image.open(p) as im:
+            im.load()
+            mode = im.mode
+            palette = im.getpalette() if mode == "P" else None
+            arr = np.asarray(im)
+    except FileNotFoundError:
+        raise ParseError(p, None, "file not found") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise ParseError(p, None, f"not a readable image: {e}") from None
+    return arr, mode, palette
+
+
+def write_png(
+    path: str | Path,
+    array: npt.NDArray[Any],
+    *,
+    palette: list[int] | None = None,
+    compress_level: int = 6,
+) -> None:
+    """Write an array as PNG atomically: (h, w) uint8 as grayscale ("L"), or as a palette
+    image ("P") when ``palette`` (flat RGB list) is given; (h, w) uint16 as 16-bit
+    grayscale; (h, w, 3) / (h, w, 4) uint8 as RGB / RGBA."""
+    from PIL import Image
+
+    im = Image.fromarray(np.ascontiguousarray(array))
+    if palette is not None:
+        if im.mode != "L":
+            raise ValueError(f"a palette needs a (h, w) uint8 array, got {array.dtype} {array.shape}")
+        im.putpalette(palette)  # "L" becomes "P" with the same indices
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", compress_level=compress_level)
+    write_bytes(path, buf.getvalue())
+
+
+def head(path: str | Path, size: int = 65536) -> bytes:
+    """The first ``size`` bytes of a file (b"" for folders or unreadable files)."""
+    p = Path(path)
+    if not p.is_file():
+        return b""
+    try:
+        with p.open("rb") as f:
+            return f.read(size)
+    except OSError:
+        return b""
+
+
+def map_parallel(fn: Callable[[Any], Any], items: list[Any], workers: int) -> list[Any]:
+    """``[fn(x) for x in items]``, over ``workers`` processes when workers > 1."""
+    if workers <= 1 or len(items) < 2:
+        return [fn(x) for x in items]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items, chunksize=max(1, len(items) // (workers * 8))))

@@ -1,0 +1,14 @@
+"""Built-in formats: one module each, registered through the single ``BUILTIN`` tuple.
+
+To add a format, write ``formats/<name>.py`` ending with ``FORMAT = FormatSpec(...)``, a test
+file ``tests/formats/test_<name>.py`` and a fixture, and add the spec here.
+"""
+
+from __future__ import annotations
+
+from ..registry import FormatSpec
+from . import native
+
+BUILTIN: tuple[FormatSpec, ...] = (native.FORMAT,)
+
+__all__ = ["BUILTIN"]

@@ -1,0 +1,128 @@
+"""What a conversion approximated or dropped, counted: the :class:`ConversionReport`.
+
+Every reader and writer that must change the data (a mask traced to a polygon, a polygon
+rasterised, a field the target has no place for, overlapping masks flattened, an unknown
+status kept verbatim) calls :meth:`ConversionReport.add` with a short kind and, for the first
+few cases, where it happened. Nothing is dropped silently.
+
+>>> r = ConversionReport(source="hasty", target="coco")
+>>> r.add("mask_to_polygon", where="image 'a.jpg' label 3")
+>>> r.add("mask_to_polygon")
+>>> r.count("mask_to_polygon")
+2
+>>> print(r)
+hasty -> coco: 0 samples, 0 annotations written
+  mask_to_polygon: 2  (mask traced to a polygon; e.g. image 'a.jpg' label 3)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["KINDS", "ConversionReport"]
+
+#: The loss kinds annoconv reports, with their meaning (formats may add their own).
+KINDS: dict[str, str] = {
+    "mask_to_polygon": "mask traced to a polygon",
+    "mask_to_polygon_simplified": "mask traced and simplified (pixels may differ)",
+    "polygon_to_mask": "polygon rasterised to a mask",
+    "hole_to_rle": "polygon with holes written as RLE (a COCO polygon cannot hold holes)",
+    "hole_dropped": "polygon hole dropped (the target cannot hold holes)",
+    "rotation_applied": "rotated box written as its axis-aligned bounds",
+    "shape_dropped": "annotation dropped: the target cannot hold its shape",
+    "shape_converted": "shape converted to another kind the target can hold",
+    "overlap_hidden": "pixels hidden by an overlapping label (flattened to one layer)",
+    "status_unmapped": "status the target cannot hold",
+    "status_unknown": "status not in the known vocabulary (kept verbatim)",
+    "status_merged": "status mapped many-to-one into the target's vocabulary",
+    "attribute_dropped": "attribute values the target has no place for",
+    "tag_dropped": "image tags the target has no place for",
+    "field_dropped": "fields the target has no place for",
+    "z_index_dropped": "z_index the target has no place for",
+    "track_dropped": "track ids the target has no place for",
+    "keypoints_dropped": "keypoints the target has no place for",
+    "score_dropped": "scores the target has no place for",
+    "bbox_recomputed": "stored bbox replaced by one computed from the shape",
+    "area_computed": "area computed (the source stored none)",
+    "empty_mask": "empty mask (no pixels)",
+    "invalid_part_dropped": "polygon part with < 3 points or an odd count dropped",
+    "invalid_polygon": "self-intersecting or otherwise invalid polygon (kept, even-odd rule)",
+    "box_normalised": "box given max-first, normalised",
+    "reference_missing": "annotation referring to a missing image or category (skipped)",
+    "id_assigned": "ids assigned where the source had none",
+    "category_added": "category created for a label with an unknown class",
+    "clipped": "geometry clipped to the image",
+}
+
+
+@dataclass
+class ConversionReport:
+    """Counts per kind of approximation or loss, with up to ``max_examples`` locations each.
+
+    ``samples`` and ``annotations`` count what the writer wrote; ``files`` lists the files it
+    wrote (relative to the destination when possible).
+    """
+
+    source: str | None = None
+    target: str | None = None
+    samples: int = 0
+    annotations: int = 0
+    files: list[str] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    max_examples: int = 3
+
+    def add(self, kind: str, n: int = 1, *, where: str | None = None) -> None:
+        """Count ``n`` cases of ``kind``; ``where`` locates one (kept for the first few)."""
+        if n <= 0:
+            return
+        self.counts[kind] += n
+        if where is not None:
+            ex = self.examples.setdefault(kind, [])
+            if len(ex) < self.max_examples:
+                ex.append(where)
+
+    def count(self, kind: str) -> int:
+        return self.counts.get(kind, 0)
+
+    @property
+    def lossless(self) -> bool:
+        """True when nothing was approximated or dropped."""
+        return not any(self.counts.values())
+
+    def merge(self, other: ConversionReport) -> None:
+        """Add another report's counts (e.g. from a worker process)."""
+        self.samples += other.samples
+        self.annotations += other.annotations
+        self.files += other.files
+        for k, n in other.counts.items():
+            self.counts[k] += n
+        for k, ex in other.examples.items():
+            mine = self.examples.setdefault(k, [])
+            mine.extend(ex[: max(0, self.max_examples - len(mine))])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "target": self.target,
+            "samples": self.samples,
+            "annotations": self.annotations,
+            "files": list(self.files),
+            "counts": dict(sorted(self.counts.items())),
+            "examples": {k: list(v) for k, v in sorted(self.examples.items())},
+        }
+
+    def __str__(self) -> str:
+        head = (
+            f"{self.source or '?'} -> {self.target or '?'}: {self.samples} samples, "
+            f"{self.annotations} annotations written"
+        )
+        lines = [head]
+        for kind, n in sorted(self.counts.items()):
+            what = KINDS.get(kind, kind.replace("_", " "))
+            ex = self.examples.get(kind)
+            eg = f"; e.g. {', '.join(ex)}" if ex else ""
+            lines.append(f"  {kind}: {n}  ({what}{eg})")
+        return "\n".join(lines)

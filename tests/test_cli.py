@@ -1,0 +1,71 @@
+"""The annoconv command: exit codes, one-line errors, output on stdout."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from annoconv import cli
+from annoconv.formats import native
+
+from .formats.test_native import every_shape_dataset
+
+
+@pytest.fixture
+def native_file(tmp_path):
+    p = tmp_path / "ds.json"
+    native.write(every_shape_dataset(), p)
+    return p
+
+
+def test_formats_lists_registry(capsys):
+    assert cli.main(["formats"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("annoconv\tread/write\t.json\t")
+
+
+def test_info(native_file, capsys):
+    assert cli.main(["info", str(native_file), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["format"] == "annoconv" and stats["samples"] == 2 and stats["annotations"] == 8
+
+
+def test_validate_and_convert(native_file, tmp_path, capsys):
+    assert cli.main(["validate", str(native_file)]) == 0
+    assert "valid annoconv (2 samples, 8 annotations)" in capsys.readouterr().out
+    out = tmp_path / "out" / "copy.json"
+    report = tmp_path / "report.json"
+    assert cli.main(["convert", str(native_file), str(out), "--to", "annoconv", "--report", str(report)]) == 0
+    assert out.read_bytes() == native_file.read_bytes()
+    assert json.loads(report.read_text())["annotations"] == 8
+
+
+def test_data_error_is_one_line_exit_1(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"annoconv": 1, "samples": [{"id": 1}]}')
+    assert cli.main(["convert", str(bad), str(tmp_path / "o.json"), "--to", "annoconv", "--from", "annoconv"]) == 1
+    err = capsys.readouterr().err
+    assert err == f"annoconv: error: {bad}: $.samples[0]: missing key 'file_name'\n"
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_usage_errors_exit_2(native_file, tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["convert", str(native_file)])
+    assert info.value.code == 2
+    assert cli.main(["convert", str(native_file), str(tmp_path / "o.json"), "--to", "annoconv", "-w", "bogus=1"]) == 2
+    assert "has no option 'bogus'" in capsys.readouterr().err
+
+
+def test_unknown_format_exit_1(native_file, tmp_path, capsys):
+    assert cli.main(["convert", str(native_file), str(tmp_path / "o"), "--to", "nope"]) == 1
+    assert "unknown format 'nope'" in capsys.readouterr().err
+
+
+def test_python_dash_m(native_file):
+    proc = subprocess.run([sys.executable, "-m", "annoconv", "info", str(native_file)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and "annotations: 8" in proc.stdout

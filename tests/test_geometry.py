@@ -1,0 +1,155 @@
+"""annoconv.geometry: box conversions, polygon measures, the rasteriser against
+pycocotools, and the pixel-edge tracer's exact round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from pycocotools import _mask as coco_mask_c
+from pycocotools import mask as coco_mask
+
+from annoconv import geometry, rle
+from annoconv.model import Polygon
+
+from .samples import polygon_with_hole, square_10, two_part_polygon
+from .strategies import masks, polygon_parts
+
+
+@pytest.mark.parametrize(
+    ("fn", "arg", "expected"),
+    [
+        (geometry.xywh_to_xyxy, [10, 20, 30, 40], [10, 20, 40, 60]),
+        (geometry.xyxy_to_xywh, [10, 20, 40, 60], [10, 20, 30, 40]),
+        (geometry.cxcywh_to_xyxy, [5, 5, 4, 2], [3, 4, 7, 6]),
+        (geometry.xyxy_to_cxcywh, [3, 4, 7, 6], [5, 5, 4, 2]),
+        (geometry.xywh_to_xyxy, [[0, 0, 1, 1], [1.5, 2, 3, 4]], [[0, 0, 1, 1], [1.5, 2, 4.5, 6]]),
+    ],
+)
+def test_box_conversions(fn, arg, expected):
+    assert fn(arg).tolist() == expected
+
+
+def test_box_conversion_rejects_wrong_shape():
+    with pytest.raises(ValueError, match=r"boxes must have shape \(4,\) or \(n, 4\), got \(3,\)"):
+        geometry.xywh_to_xyxy([1, 2, 3])
+
+
+def test_polygon_measures():
+    assert geometry.polygon_area(square_10) == 100.0
+    assert geometry.polygon_area(polygon_with_hole) == 32.0
+    # specs/coco.md §11 dog: stored area 3212.375, bbox [10.5, 20, 109.5, 50.5]
+    assert geometry.polygon_area(two_part_polygon) == 3212.375
+    assert geometry.polygon_bbox(two_part_polygon) == [10.5, 20.0, 109.5, 50.5]
+    assert geometry.polygon_bbox(Polygon(parts=())) == [0.0, 0.0, 0.0, 0.0]
+    assert geometry.ring_area([0, 0, 0, 3, 2, 3, 2, 0]) == -6.0  # counter-clockwise on screen
+
+
+@pytest.mark.parametrize(
+    ("parts", "h", "w", "area", "xywh"),
+    [
+        ([[0, 0, 2, 0, 2, 2, 0, 2]], 4, 4, 4, [0, 0, 2, 2]),
+        ([[0.5, 0.5, 2.5, 0.5, 2.5, 2.5, 0.5, 2.5]], 4, 4, 4, [1, 1, 2, 2]),
+        ([[0.49, 0.49, 2.51, 0.49, 2.51, 2.51, 0.49, 2.51]], 4, 4, 9, [0, 0, 3, 3]),
+        ([[0.1, 0.1, 0.4, 0.1, 0.4, 0.4]], 3, 3, 0, [0, 0, 0, 0]),
+        ([[0, 0, 2, 2, 4, 4]], 6, 6, 0, [0, 0, 0, 0]),  # collinear
+        ([[-5, -5, 3, -5, 3, 3, -5, 3]], 4, 4, 9, [0, 0, 3, 3]),  # clipped
+        ([[1, 2, 3, 2, 3, 9, 1, 9]], 4, 4, 4, [1, 2, 2, 2]),  # bottom beyond the image
+        ([[0, 0, 6, 6, 6, 0, 0, 6]], 6, 6, 18, None),  # bow-tie, even-odd
+        ([[1, 1, 6, 1, 1, 5]], 6, 8, 10, [1, 1, 4, 4]),  # the worked trace
+    ],
+)
+def test_rasteriser_edge_cases(parts, h, w, area, xywh):
+    r = geometry.polygon_to_rle(parts, h, w)
+    assert rle.area(r) == area
+    if xywh is not None:
+        assert rle.to_bbox(r).tolist() == xywh
+    ref = coco_mask.merge(coco_mask.frPyObjects(parts, h, w))
+    assert rle.to_string(r.counts) == ref["counts"].decode()
+
+
+def test_worked_trace_string():
+    assert rle.to_string(geometry.polygon_to_rle([[1, 1, 6, 1, 1, 5]], 6, 8).counts) == "742O1O1Ob0"
+
+
+@given(polygon_parts())
+def test_rasteriser_matches_pycocotools(parts):
+    for h, w in ((17, 23), (30, 30), (1, 40)):
+        ours = geometry.polygon_to_rle(parts, h, w)
+        ref = coco_mask.merge(coco_mask.frPyObjects(parts, h, w))
+        assert rle.to_string(ours.counts) == ref["counts"].decode()
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_degenerate_parts_match_frpoly(k):
+    pts = [3.2, 4.7, 9.1, 2.2][: 2 * k]
+    ours = geometry.polygon_to_rle([pts], 10, 12)
+    ref = coco_mask_c.frPoly([np.array(pts, np.float64)], 10, 12)
+    assert rle.to_string(ours.counts) == ref[0]["counts"].decode()
+
+
+def test_batch_equals_single():
+    polys = [square_10, two_part_polygon, polygon_with_hole, [[1, 1, 6, 1, 1, 5]]]
+    batch = geometry.polygons_to_rles(polys, 80, 130)
+    assert batch == [geometry.polygon_to_rle(p, 80, 130) for p in polys]
+
+
+def test_holes_are_subtracted():
+    r = geometry.polygon_to_rle(polygon_with_hole, 8, 8)
+    m = rle.decode(r)
+    assert m[0:6, 0:6].sum() == 32 and not m[2:4, 2:4].any()
+
+
+def test_rasteriser_rejects_absurd_coordinates():
+    with pytest.raises(ValueError, match="too large to rasterise"):
+        geometry.polygon_to_rle([[0, 0, 1e9, 0, 1e9, 1e9]], 10, 10)
+
+
+@given(masks(max_side=12))
+def test_trace_round_trip_is_exact(m):
+    r = rle.encode(m)
+    poly = geometry.mask_to_polygon(r)
+    assert geometry.polygon_to_rle(poly, *m.shape) == r
+    for part in poly.parts:
+        assert geometry.ring_area(part.exterior) > 0
+        assert all(geometry.ring_area(h) < 0 for h in part.holes)
+        assert geometry.validate_polygon(Polygon(parts=(part,))) is None
+
+
+def test_trace_keeps_parts_and_nested_holes():
+    m = np.zeros((9, 9), bool)
+    m[0:9, 0:9] = True
+    m[1:8, 1:8] = False  # a frame ...
+    m[3:6, 3:6] = True  # ... around an island ...
+    m[4, 4] = False  # ... with a hole
+    m[0, 0] = False
+    poly = geometry.mask_to_polygon(m)
+    assert len(poly.parts) == 2
+    assert sorted(len(p.holes) for p in poly.parts) == [1, 1]
+    assert geometry.polygon_to_rle(poly, 9, 9) == rle.encode(m)
+
+
+def test_trace_diagonal_pixels_are_separate_parts():
+    m = np.array([[1, 0], [0, 1]], bool)
+    poly = geometry.mask_to_polygon(m)
+    assert [p.exterior.tolist() for p in poly.parts] == [[[0, 0], [1, 0], [1, 1], [0, 1]],
+                                                          [[1, 1], [2, 1], [2, 2], [1, 2]]]
+
+
+def test_trace_blob_with_simplification():
+    yy, xx = np.mgrid[:60, :80]
+    m = ((yy - 30) / 20) ** 2 + ((xx - 40) / 30) ** 2 < 1
+    exact = geometry.mask_to_polygon(m)
+    simple = geometry.mask_to_polygon(m, tolerance=1.0)
+    assert len(simple.parts[0].exterior) < len(exact.parts[0].exterior)
+    back = geometry.polygon_to_rle(simple, 60, 80)
+    assert rle.iou([back], [rle.encode(m)])[0, 0] > 0.95
+
+
+def test_empty_mask_traces_to_no_parts():
+    assert geometry.mask_to_polygon(np.zeros((3, 3), bool)).parts == ()
+
+
+def test_validate_polygon_reports_self_intersection():
+    assert geometry.validate_polygon([[0, 0, 10, 10, 10, 0, 0, 10]]) == "part 0: Self-intersection[5 5]"
+    assert geometry.validate_polygon([[0, 0, 1, 1]]) == "part 0: 2 vertices; a polygon needs at least 3"

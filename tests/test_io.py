@@ -1,0 +1,85 @@
+"""annoconv._io: atomic writes leave nothing behind on failure; JSON errors are located."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from annoconv import _io
+from annoconv.errors import ParseError, WriteError
+
+
+def test_atomic_write_failure_leaves_target_untouched(tmp_path):
+    target = tmp_path / "out.json"
+    target.write_bytes(b"original")
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), _io.atomic_write(target) as f:
+        f.write(b"partial")
+        raise Boom
+    assert target.read_bytes() == b"original"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+def test_atomic_write_new_file_not_created_on_failure(tmp_path):
+    target = tmp_path / "sub" / "new.json"
+    with pytest.raises(RuntimeError), _io.atomic_write(target) as f:
+        f.write(b"x")
+        raise RuntimeError("emitter failed")
+    assert not target.exists()
+    assert list((tmp_path / "sub").iterdir()) == []
+
+
+def test_write_error_names_file(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(WriteError, match="cannot write"):
+        _io.write_json(blocker / "x.json", {})
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{"a": 1,}', "bad.json: invalid JSON at line 1 column 9: Expecting property name enclosed in double quotes"),
+        (b'{"a": [1, 2', "bad.json: invalid JSON at line 1 column 12: Expecting ',' delimiter"),
+        (b'{"a": "\xff"}', "bad.json: not UTF-8 text: byte 0xff at offset 7"),
+        (b"", "bad.json: invalid JSON at line 1 column 1: Expecting value"),
+    ],
+)
+def test_json_errors_are_located(tmp_path, data, message):
+    p = tmp_path / "bad.json"
+    p.write_bytes(data)
+    with pytest.raises(ParseError) as info:
+        _io.read_json(p)
+    assert str(info.value).replace(str(tmp_path) + "/", "") == message
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ParseError, match="file not found"):
+        _io.read_json(tmp_path / "nope.json")
+
+
+def test_json_round_trip_keeps_numbers():
+    doc = {"i": 900100037777, "f": 702.1057499999998, "z": 0.0, "s": "a\\b", "big": 2**70}
+    assert _io.load_json_bytes(_io.dump_json_bytes(doc)) == doc
+    assert isinstance(_io.load_json_bytes(_io.dump_json_bytes(doc))["z"], float)
+
+
+def test_nan_literals_are_refused(tmp_path):
+    p = tmp_path / "nan.json"
+    p.write_bytes(b'{"area": NaN}')
+    with pytest.raises(ParseError, match="NaN is not valid JSON"):
+        _io.read_json(p)
+
+
+def test_png_round_trip(tmp_path):
+    a = (np.arange(12, dtype=np.uint8) % 5).reshape(3, 4)
+    _io.write_png(tmp_path / "a.png", a, palette=[0, 0, 0, 255, 0, 0] + [0] * 762)
+    arr, mode, palette = _io.read_png(tmp_path / "a.png")
+    assert mode == "P" and palette[:6] == [0, 0, 0, 255, 0, 0]
+    np.testing.assert_array_equal(arr, a)
+    with pytest.raises(ParseError, match="not a readable image"):
+        (tmp_path / "b.png").write_bytes(b"nope")
+        _io.read_png(tmp_path / "b.png")

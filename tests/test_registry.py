@@ -1,0 +1,52 @@
+"""annoconv.registry: lookup, detection, registration of a third-party format."""
+
+from __future__ import annotations
+
+import pytest
+
+import annoconv
+from annoconv import registry
+from annoconv.errors import UnknownFormatError
+from annoconv.formats import BUILTIN
+
+
+def test_builtin_formats_are_registered():
+    names = [f.name for f in annoconv.available_formats()]
+    assert names[: len(BUILTIN)] == [f.name for f in BUILTIN]
+    assert registry.get_format("annoconv").read is not None
+
+
+def test_unknown_name_lists_known_ones():
+    with pytest.raises(UnknownFormatError, match=r"unknown format 'nope'; known formats: .*annoconv"):
+        registry.get_format("nope")
+
+
+def test_detection_failures(tmp_path):
+    p = tmp_path / "x.txt"
+    p.write_text("hello")
+    with pytest.raises(UnknownFormatError, match=r"no registered format recognises this file; name it with format= \(--from on the command line\)"):
+        registry.detect_format(p)
+    with pytest.raises(UnknownFormatError, match="no such file or folder"):
+        registry.detect_format(tmp_path / "missing.json")
+
+
+def test_register_a_third_party_format(tmp_path):
+    def sniff(path, head):
+        return 2 if head.startswith(b"TOY") else 0
+
+    def read(path, *, report=None):
+        return annoconv.Dataset(samples=(annoconv.Sample(id=1, file_name=path.read_text()[4:]),))
+
+    spec = registry.FormatSpec(name="toy-test", description="toy", sniff=sniff, read=read)
+    registry.register(spec)
+    try:
+        with pytest.raises(ValueError, match="already registered"):
+            registry.register(spec)
+        p = tmp_path / "a.toy"
+        p.write_text("TOY img.png")
+        assert annoconv.detect_format(p) == "toy-test"
+        assert annoconv.load(p).samples[0].file_name == "img.png"
+        with pytest.raises(TypeError, match="the toy-test reader has no option 'strict'; its options: none"):
+            annoconv.load(p, strict=False)
+    finally:
+        registry._REGISTRY.pop("toy-test")
