@@ -511,7 +511,7 @@ def mask_to_polygon(
     >>> m = np.zeros((5, 5), bool); m[1:4, 1:4] = True; m[2, 2] = False
     >>> p = mask_to_polygon(m)
     >>> p.parts[0].exterior.tolist(), [h.tolist() for h in p.parts[0].holes]
-    ([[1, 1], [4, 1], [4, 4], [1, 4]], [[[2, 2], [2, 3], [3, 3], [3, 2]]])
+    ([[1, 1], [4, 1], [4, 4], [1, 4]], [[[2, 3], [3, 3], [3, 2], [2, 2]]])
     >>> polygon_to_rle(p, 5, 5) == _rle.encode(m)
     True
     """
