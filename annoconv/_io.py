@@ -27,6 +27,7 @@ except ImportError:  # pragma: no cover - orjson is a dependency; json is the fa
     _orjson = None
 
 __all__ = [
+    "atomic_folder",
     "atomic_write",
     "dump_json_bytes",
     "load_json_bytes",
@@ -70,6 +71,44 @@ def atomic_write(path: str | Path, *, binary: bool = True) -> Iterator[IO[Any]]:
         if not ok:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | Path) -> Iterator[Path]:
+    """Build a multi-file output in a temporary folder beside ``path``; on success its files
+    are moved into ``path`` (created if needed; files of the same name are replaced, others
+    left alone), on any exception the temporary folder is removed and ``path`` is untouched.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()) / "out"
+    >>> with atomic_folder(d) as tmp:
+    ...     _ = (tmp / "a.txt").write_text("x")
+    >>> sorted(p.name for p in d.iterdir())
+    ['a.txt']
+    """
+    import shutil
+
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    except OSError as e:
+        raise WriteError(f"{target}: cannot write: {e.strerror or e}") from e
+    try:
+        yield tmp
+        target.mkdir(parents=True, exist_ok=True)
+        for src in sorted(tmp.rglob("*")):
+            if src.is_dir():
+                continue
+            dst = target / src.relative_to(tmp)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+    except OSError as e:
+        if isinstance(e, WriteError):
+            raise
+        raise WriteError(f"{target}: cannot write: {e.strerror or e}") from e
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def load_json_bytes(data: bytes, file: str | Path | None = None) -> Any:

@@ -40,17 +40,21 @@ import numpy as np
 import numpy.typing as npt
 
 from . import rle as _rle
-from .model import Mask, Polygon, PolygonPart
+from .model import Box, Ellipse, Mask, Polygon, PolygonPart, Shape
 from .rle import RLE
 
 __all__ = [
     "cxcywh_to_xyxy",
+    "ellipse_to_polygon",
     "mask_to_polygon",
+    "paint",
     "polygon_area",
     "polygon_bbox",
     "polygon_to_rle",
     "polygons_to_rles",
     "ring_area",
+    "shape_to_polygon",
+    "shapes_to_rles",
     "simplify_polygon",
     "validate_polygon",
     "xywh_to_xyxy",
@@ -577,3 +581,104 @@ def validate_polygon(polygon: PolygonLike) -> str | None:
         if reason != "Valid Geometry":
             return f"part {i}: {reason}"
     return None
+
+
+# --------------------------------------------------------------------------------------
+# any shape -> pixels, and flattening many masks into one label image
+# --------------------------------------------------------------------------------------
+
+
+def ellipse_to_polygon(ellipse: Ellipse, *, vertices: int = 64) -> Polygon:
+    """A polygon with ``vertices`` points on the ellipse (an approximation; report it).
+
+    >>> len(ellipse_to_polygon(Ellipse(cx=5, cy=5, rx=2, ry=1), vertices=8).parts[0].exterior)
+    8
+    """
+    t = np.linspace(0.0, 2 * np.pi, vertices, endpoint=False)
+    rot = np.radians(float(ellipse.rotation))
+    x, y = ellipse.rx * np.cos(t), ellipse.ry * np.sin(t)
+    px = ellipse.cx + x * np.cos(rot) - y * np.sin(rot)
+    py = ellipse.cy + x * np.sin(rot) + y * np.cos(rot)
+    return Polygon.from_rings(np.stack([px, py], axis=1))
+
+
+def shape_to_polygon(shape: Box | Polygon | Ellipse) -> Polygon:
+    """The polygon a region shape covers: a box's four (possibly rotated) corners, an
+    ellipse's 64-gon, a polygon itself.
+
+    >>> shape_to_polygon(Box(x0=0, y0=0, x1=2, y1=1)).to_coco()
+    [[0.0, 0.0, 2.0, 0.0, 2.0, 1.0, 0.0, 1.0]]
+    """
+    if isinstance(shape, Polygon):
+        return shape
+    if isinstance(shape, Box):
+        return Polygon.from_rings(shape.corners())
+    if isinstance(shape, Ellipse):
+        return ellipse_to_polygon(shape)
+    raise TypeError(f"{type(shape).__name__} covers no area")
+
+
+def shapes_to_rles(
+    shapes: Sequence[Shape | None], height: int, width: int
+) -> list[RLE | None]:
+    """Pixels of each shape at image size ``height`` x ``width``: masks as they are (they
+    must have that size), boxes, polygons and ellipses rasterised with pycocotools' rule in
+    one batch; shapes without area (polylines, keypoints, None) give None.
+
+    >>> out = shapes_to_rles([Box(x0=0, y0=0, x1=2, y1=2), None], 4, 4)
+    >>> _rle.area(out[0]), out[1]
+    (4, None)
+    """
+    out: list[RLE | None] = [None] * len(shapes)
+    todo: list[int] = []
+    polys: list[Polygon] = []
+    for i, s in enumerate(shapes):
+        if isinstance(s, Mask):
+            if s.rle.size != (height, width):
+                raise ValueError(
+                    f"mask is {s.rle.height}x{s.rle.width} but the image is {height}x{width} "
+                    "(height x width)"
+                )
+            out[i] = s.rle
+        elif isinstance(s, (Box, Polygon, Ellipse)):
+            todo.append(i)
+            polys.append(shape_to_polygon(s))
+    for i, r in zip(todo, polygons_to_rles(polys, height, width), strict=True):
+        out[i] = r
+    return out
+
+
+def paint(
+    rles: Sequence[RLE],
+    values: Sequence[int],
+    height: int,
+    width: int,
+    *,
+    dtype: npt.DTypeLike = np.uint32,
+    background: int = 0,
+) -> tuple[npt.NDArray[Any], list[int]]:
+    """Flatten masks into one (height, width) label image: mask i paints ``values[i]`` over
+    what earlier masks painted (so order the masks back to front). Returns the image and,
+    per mask, how many of its pixels later masks hid (for the conversion report).
+
+    >>> a = _rle.encode(np.ones((2, 2), bool)); b = _rle.encode(np.eye(2, dtype=bool))
+    >>> img, hidden = paint([a, b], [1, 2], 2, 2, dtype=np.uint8)
+    >>> img.tolist(), hidden
+    ([[2, 1], [1, 2]], [2, 0])
+    """
+    if len(rles) != len(values):
+        raise ValueError("paint needs one value per mask")
+    flat = np.full(height * width, background, dtype=dtype)  # column-major, like the runs
+    owner = np.full(height * width, -1, dtype=np.int64)
+    for i, r in enumerate(rles):
+        if r.size != (height, width):
+            raise ValueError(f"mask {i} is {r.height}x{r.width}, expected {height}x{width}")
+        s, e = _rle._fg_runs(r)
+        if s.size == 0:
+            continue
+        idx = np.repeat(s, e - s) + _rle._local_index(e - s)
+        flat[idx] = values[i]
+        owner[idx] = i
+    shown = np.bincount(owner[owner >= 0], minlength=len(rles))
+    hidden = [_rle.area(r) - int(n) for r, n in zip(rles, shown, strict=True)]
+    return flat.reshape(width, height).T.copy(), hidden

@@ -23,8 +23,12 @@ def native_file(tmp_path):
 
 def test_formats_lists_registry(capsys):
     assert cli.main(["formats"]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("annoconv\tread/write\t.json\t")
+    lines = capsys.readouterr().out.splitlines()
+    from annoconv import available_formats
+
+    names = [line.split("\t")[0] for line in lines if not line.startswith("\t")]
+    assert names == [f.name for f in available_formats()]
+    assert "annoconv\tread/write\t.json\tannoconv's own lossless JSON of the canonical model" in lines
 
 
 def test_info(native_file, capsys):

@@ -153,3 +153,33 @@ def test_empty_mask_traces_to_no_parts():
 def test_validate_polygon_reports_self_intersection():
     assert geometry.validate_polygon([[0, 0, 10, 10, 10, 0, 0, 10]]) == "part 0: Self-intersection[5 5]"
     assert geometry.validate_polygon([[0, 0, 1, 1]]) == "part 0: 2 vertices; a polygon needs at least 3"
+
+
+def test_shapes_to_rles_every_kind():
+    from annoconv.model import Box, Ellipse, Keypoints, Mask, Polyline
+
+    m = np.zeros((10, 10), bool)
+    m[2:4, 3:7] = True
+    out = geometry.shapes_to_rles(
+        [Box(x0=0, y0=0, x1=3, y1=2), Mask.from_array(m), square_10,
+         Ellipse(cx=5, cy=5, rx=3, ry=3), Polyline(points=[[0, 0], [5, 5]]),
+         Keypoints(points=[[1, 1]], visibility=[2]), None],
+        10, 10,
+    )
+    assert [None if r is None else rle.area(r) for r in out[:3]] == [6, 8, 100]
+    assert 25 <= rle.area(out[3]) <= 32  # a 64-gon of radius 3
+    assert out[4:] == [None, None, None]
+    rotated = geometry.shapes_to_rles([Box(x0=2, y0=2, x1=8, y1=4, rotation=90)], 10, 10)[0]
+    assert rle.to_bbox(rotated).tolist() == [4, 0, 2, 6]
+    with pytest.raises(ValueError, match="mask is 10x10 but the image is 5x5"):
+        geometry.shapes_to_rles([Mask.from_array(m)], 5, 5)
+
+
+def test_paint_back_to_front_counts_hidden_pixels():
+    a = rle.encode(np.ones((3, 3), bool))
+    b = rle.encode(np.eye(3, dtype=bool))
+    c = rle.empty(3, 3)
+    img, hidden = geometry.paint([a, b, c], [7, 300, 9], 3, 3, dtype=np.uint16)
+    assert img.dtype == np.uint16 and img.flags.c_contiguous
+    assert img.tolist() == [[300, 7, 7], [7, 300, 7], [7, 7, 300]]
+    assert hidden == [3, 0, 0]

@@ -83,3 +83,23 @@ def test_png_round_trip(tmp_path):
     with pytest.raises(ParseError, match="not a readable image"):
         (tmp_path / "b.png").write_bytes(b"nope")
         _io.read_png(tmp_path / "b.png")
+
+
+def test_atomic_folder_failure_leaves_nothing(tmp_path):
+    target = tmp_path / "out"
+    with pytest.raises(RuntimeError), _io.atomic_folder(target) as tmp:
+        (tmp / "a.png").write_bytes(b"x")
+        raise RuntimeError("writer failed")
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_folder_success_moves_files(tmp_path):
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "keep.txt").write_text("keep")
+    with _io.atomic_folder(target) as tmp:
+        (tmp / "sub").mkdir()
+        (tmp / "sub" / "a.png").write_bytes(b"x")
+    assert sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()) == ["keep.txt", "sub/a.png"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
