@@ -60,6 +60,7 @@ __all__ = [
     "empty",
     "encode",
     "encode_batch",
+    "encode_labels",
     "from_coco",
     "from_counts",
     "from_hasty",
@@ -387,6 +388,52 @@ def _toggles_c(m: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
         parts.append(np.zeros(1, _I64))
     out = np.concatenate(parts)
     out.sort()
+    return out
+
+
+def encode_labels(
+    labels: npt.ArrayLike, *, background: int | None = 0
+) -> dict[int, RLE]:
+    """One RLE per label value of a 2-D integer label image (an id PNG, a semantic map), in
+    a single vectorized pass: runs are found where the label changes down each column, then
+    grouped by label. ``background`` (default 0; None keeps every value) gets no RLE.
+
+    >>> lab = np.array([[0, 5, 5], [7, 7, 5]])
+    >>> {k: v.counts.tolist() for k, v in encode_labels(lab).items()}
+    {5: [2, 1, 1, 2], 7: [1, 1, 1, 1, 2]}
+    """
+    lab = np.asarray(labels)
+    if lab.ndim != 2:
+        raise ValueError(f"labels must be 2-D (height, width), got shape {lab.shape}")
+    if lab.dtype.kind not in "iub":
+        raise ValueError(f"labels must be integers, got {lab.dtype}")
+    h, w = lab.shape
+    n = h * w
+    if n == 0:
+        return {}
+    lab = np.ascontiguousarray(lab)
+    # run starts in column-major order: every column start, and wherever a pixel differs
+    # from the one above it
+    p = np.flatnonzero(lab[1:] != lab[:-1])
+    r = p // w
+    starts = np.concatenate([np.arange(w, dtype=_I64) * h, (p - r * w) * h + (r + 1)])
+    starts.sort()
+    ends = np.empty_like(starts)
+    ends[:-1] = starts[1:]
+    ends[-1] = n
+    values = lab[starts % h, starts // h]
+    if background is not None:
+        keep = values != background
+        starts, ends, values = starts[keep], ends[keep], values[keep]
+    order = np.argsort(values, kind="stable")
+    starts, ends, values = starts[order], ends[order], values[order]
+    cut = np.flatnonzero(values[1:] != values[:-1]) + 1
+    out: dict[int, RLE] = {}
+    for s, e, v in zip(np.split(starts, cut), np.split(ends, cut), values[np.r_[0, cut]] if values.size else []):
+        toggles = np.empty(s.size * 2, _I64)
+        toggles[0::2] = s
+        toggles[1::2] = e
+        out[int(v)] = RLE._make(_counts_from_toggles(_odd_multiplicity(toggles), n), h, w)
     return out
 
 

@@ -252,3 +252,15 @@ def test_located_error_text():
         "instances.json: $.annotations[3].segmentation: counts sum to 7, expected "
         "height*width = 4*6 = 24"
     )
+
+
+@given(masks(min_side=1), masks(min_side=1))
+def test_encode_labels_matches_per_label_encode(m1, m2):
+    h, w = min(m1.shape[0], m2.shape[0]), min(m1.shape[1], m2.shape[1])
+    lab = m1[:h, :w].astype(np.int64) * 300 + m2[:h, :w].astype(np.int64) * 70000
+    out = rle.encode_labels(lab)
+    assert sorted(out) == sorted(set(np.unique(lab).tolist()) - {0})
+    for value, r in out.items():
+        assert r == rle.encode(lab == value)
+        assert r.counts[1:].all() if r.counts.size > 1 else True
+    assert set(rle.encode_labels(lab, background=None)) == set(np.unique(lab).tolist())
