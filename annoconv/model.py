@@ -64,6 +64,7 @@ Number: TypeAlias = int | float
 JSONDict: TypeAlias = dict[str, Any]
 
 _frozen = dataclass(frozen=True, slots=True, kw_only=True)
+_NUMBER_TYPES = (int, float)
 
 
 class Status(str, enum.Enum):
@@ -145,6 +146,18 @@ class Box:
                 f"Box needs x0 <= x1 and y0 <= y1, got x0={self.x0}, y0={self.y0}, "
                 f"x1={self.x1}, y1={self.y1}"
             )
+
+    @classmethod
+    def _trusted(cls, x0: Number, y0: Number, x1: Number, y1: Number) -> Box:
+        """A box from numbers a reader has already checked (finite, x0 <= x1, y0 <= y1)."""
+        self = object.__new__(cls)
+        _set = object.__setattr__
+        _set(self, "x0", x0)
+        _set(self, "y0", y0)
+        _set(self, "x1", x1)
+        _set(self, "y1", y1)
+        _set(self, "rotation", 0)
+        return self
 
     @classmethod
     def from_xywh(cls, x: Number, y: Number, w: Number, h: Number, rotation: Number = 0) -> Box:
@@ -230,7 +243,6 @@ class PolygonPart:
         return f"PolygonPart(exterior=<{len(self.exterior)} points>{holes})"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Polygon:
     """A polygon of one or more parts, each with holes.
 
@@ -239,15 +251,60 @@ class Polygon:
     [[0, 0], [10, 0], [10, 10], [0, 10]]
     >>> p.to_coco(), p.has_holes
     ([[0, 0, 10, 0, 10, 10, 0, 10]], False)
+
+    A reader may build a polygon from its JSON text in COCO's flat layout
+    (:meth:`from_flat_json`): the parts are then parsed on first use, and writers of that
+    layout emit the text as it was read (exact, and no float formatting cost).
     """
 
-    parts: tuple[PolygonPart, ...]
+    __slots__ = ("_parts", "_source", "_where")
 
-    def __post_init__(self) -> None:
-        parts = tuple(self.parts)
+    _parts: tuple[PolygonPart, ...] | None
+    _source: bytes | None
+    _where: str | None
+
+    def __init__(self, *, parts: Iterable[PolygonPart]) -> None:
+        parts = tuple(parts)
         if not all(isinstance(p, PolygonPart) for p in parts):
             raise TypeError("Polygon.parts must be PolygonPart objects")
-        object.__setattr__(self, "parts", parts)
+        object.__setattr__(self, "_parts", parts)
+        object.__setattr__(self, "_source", None)
+        object.__setattr__(self, "_where", None)
+
+    @classmethod
+    def from_flat_json(cls, text: bytes, *, where: str | None = None) -> Polygon:
+        """A polygon backed by the JSON text ``[[x0, y0, x1, y1, ...], ...]`` (no holes),
+        parsed on first access to :attr:`parts`. The caller has checked the structure;
+        ``where`` names the source location for an error raised when parsing."""
+        self = object.__new__(cls)
+        object.__setattr__(self, "_parts", None)
+        object.__setattr__(self, "_source", bytes(text))
+        object.__setattr__(self, "_where", where)
+        return self
+
+    @property
+    def parts(self) -> tuple[PolygonPart, ...]:
+        parts = self._parts
+        if parts is None:
+            parts = _parse_flat_json(self._source or b"[]", self._where)
+            object.__setattr__(self, "_parts", parts)
+        return parts
+
+    @property
+    def flat_json(self) -> bytes | None:
+        """The JSON text this polygon was read from (COCO flat layout), or None."""
+        return self._source
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Polygon is immutable")
+
+    def __reduce__(self):
+        if self._source is not None:
+            return (_polygon_from_json, (self._source, self._where))
+        return (_polygon_from_parts, (self.parts,))
+
+    def __repr__(self) -> str:
+        return f"Polygon(parts={self.parts!r})"
 
     @classmethod
     def from_coco(cls, parts: Sequence[Sequence[Number]]) -> Polygon:
@@ -267,6 +324,8 @@ class Polygon:
 
     @property
     def has_holes(self) -> bool:
+        if self._parts is None and self._source is not None:
+            return False  # the flat layout holds no holes
         return any(p.holes for p in self.parts)
 
     def rings(self) -> Iterator[npt.NDArray[Any]]:
@@ -287,11 +346,33 @@ class Polygon:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Polygon):
             return NotImplemented
+        if self._source is not None and self._source == other._source:
+            return True
         return len(self.parts) == len(other.parts) and all(
             a == b for a, b in zip(self.parts, other.parts, strict=True)
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def _polygon_from_json(source: bytes, where: str | None) -> Polygon:
+    return Polygon.from_flat_json(source, where=where)
+
+
+def _polygon_from_parts(parts: tuple[PolygonPart, ...]) -> Polygon:
+    return Polygon(parts=parts)
+
+
+def _parse_flat_json(text: bytes, where: str | None) -> tuple[PolygonPart, ...]:
+    import msgspec
+
+    try:
+        raw = msgspec.json.decode(text, type=list[list[int | float]])
+        return tuple(PolygonPart(exterior=p) for p in raw)
+    except (msgspec.DecodeError, ValueError) as e:
+        from .errors import ParseError
+
+        raise ParseError(None, where, f"invalid polygon: {e}") from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -542,6 +623,9 @@ class AttributeSpec:
 class Annotation:
     """One label on an image.
 
+    ``keypoints`` are points attached to an object whose ``shape`` is its region (a COCO
+    person: polygon + 17 keypoints); a keypoints-only label has ``shape=Keypoints(...)``.
+
     ``bbox`` is the source's own box when it stored one (COCO ``bbox``, Hasty ``bbox``),
     otherwise derived from the shape (see :func:`shape_bounds`); read it with
     :attr:`bbox`, which falls back to the shape's bounds. ``area`` likewise keeps a stored
@@ -558,16 +642,18 @@ class Annotation:
     score: float | None = None
     attributes: JSONDict = field(default_factory=dict)
     track_id: int | str | None = None
+    keypoints: Keypoints | None = None
     extra: JSONDict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.shape is not None and not isinstance(self.shape, SHAPE_TYPES):
-            raise TypeError(f"Annotation.shape must be a shape type, got {type(self.shape).__name__}")
-        for name in ("area", "z_index", "score"):
-            v = getattr(self, name)
-            if v is not None and (
-                isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
-            ):
+        # Runs for every annotation of a dataset: kept to a few cheap checks.
+        kp, shape = self.keypoints, self.shape
+        if kp is not None and kp.__class__ is not Keypoints and not isinstance(kp, Keypoints):
+            raise TypeError("Annotation.keypoints must be Keypoints or None")
+        if shape is not None and shape.__class__ not in SHAPE_TYPES and not isinstance(shape, SHAPE_TYPES):
+            raise TypeError(f"Annotation.shape must be a shape type, got {type(shape).__name__}")
+        for name, v in (("area", self.area), ("z_index", self.z_index), ("score", self.score)):
+            if v is not None and (v.__class__ not in _NUMBER_TYPES or not math.isfinite(v)):
                 raise ValueError(f"Annotation.{name} must be a finite number or None, got {v!r}")
 
     @property

@@ -1,8 +1,1403 @@
-"""COCO instances / keypoints JSON. UNDER CONSTRUCTION in this session: registered without a reader or writer."""
+r"""COCO instances / keypoints JSON (``coco``) and COCO panoptic (``coco-panoptic``).
+
+Instances file: one JSON object ``{info, licenses, images, annotations, categories}``.
+
+- ``images[]``: ``{id, file_name, height, width}`` plus ``license``, ``coco_url``,
+  ``flickr_url``, ``date_captured`` and anything else (kept verbatim).
+- ``annotations[]``: ``{id, image_id, category_id, segmentation, area, bbox, iscrowd}``;
+  ``bbox`` is ``[x, y, w, h]`` in pixel-edge coordinates (``[0, 0, 1, 1]`` is pixel (0, 0)).
+  ``segmentation`` is one of: polygons ``[[x0, y0, x1, y1, ...], ...]`` (parts are united;
+  no holes), uncompressed RLE ``{"size": [h, w], "counts": [int, ...]}`` or compressed RLE
+  ``{"size": [h, w], "counts": "<string>"}`` (column-major runs, see :mod:`annoconv.rle`).
+  The reader decides by JSON type, never by length as pycocotools' ``frPyObjects`` does.
+  Keypoint files add ``keypoints`` ``[x, y, v, ...]`` and ``num_keypoints``; results files add
+  ``score``.
+- ``categories[]``: ``{id, name, supercategory}`` (+ ``keypoints``, 1-based ``skeleton``);
+  ids are kept as they are (COCO 2017 has gaps: 12, 26, 29, ...).
+
+Reading is exact and compact: the file is decoded by msgspec into typed records with each
+``segmentation`` kept as its raw JSON text; polygons are checked structurally (nested lists of
+numbers, an even count >= 6 per part) without building Python floats, and become
+:class:`~annoconv.model.Polygon` objects parsed on first use. A COCO -> COCO round trip writes
+that text back unchanged: the output parses to JSON equal to the input (same ids, order,
+numbers, int versus float, info, licenses, unknown keys). Key order follows the first image and
+annotation of the file. Annotations whose image or category does not exist are a located
+``ParseError`` (``strict=False``: counted in the report and skipped / kept).
+
+Writing from any model (choices where the spec leaves room):
+
+- masks: compressed RLE (``mask_as="rle"``, pycocotools-identical strings) or traced polygons
+  (``mask_as="polygon"``: exact pixel-edge outlines; a mask with holes stays RLE and is counted
+  as ``hole_to_rle`` unless ``holes="drop"``). A polygon with holes (FastLabel, traced masks)
+  is written as RLE for the same reason. RLE read uncompressed is written uncompressed.
+- boxes: ``segmentation: []``; a rotated box becomes its 4-corner polygon and its bbox the
+  axis-aligned bounds (``rotation_applied``); an ellipse a 64-gon (``shape_converted``);
+  polylines cannot be held (``shape_dropped``).
+- ``bbox`` and ``area`` stored by the source are kept. When absent they are computed as
+  COCO's own files are: ``bbox`` = vertex extents for polygons, ``toBbox`` for masks; ``area`` =
+  the rasterised pixel count (what pycocotools computes for results and datumaro writes) or,
+  with ``area="shoelace"``, the geometric polygon area as the official annotations store it.
+- ids: annotation ids are kept when they are positive unique ints, otherwise assigned in input
+  order above the largest kept id (never 0: COCOeval ignores id 0); image ids likewise;
+  category ids always kept.
+- statuses, tags, image attributes, z_index and track ids have no COCO field: they are counted
+  in the report, and with ``keep_extra=True`` written under an ``"annoconv"`` key per image /
+  annotation that pycocotools ignores (and that this reader reads back).
+
+Panoptic (``coco-panoptic``): a JSON whose ``annotations`` hold one record per image
+``{image_id, file_name, segments_info: [{id, category_id, area, bbox, iscrowd}]}`` and a
+folder of RGB PNGs (default: the JSON path without ``.json``) where a pixel's segment id is
+``R + 256 G + 65536 B`` (0 = void). Categories carry ``isthing`` (-> ``Category.kind``) and
+``color``. Every PNG id must be listed and every listed id present (panopticapi raises
+otherwise). Written ids are kept when valid, else assigned 1, 2, ... per image; overlapping
+masks are flattened back to front (``z_index``, then order) and hidden pixels counted.
+"""
 
 from __future__ import annotations
 
-from ..registry import FormatSpec
+import functools
+import json
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
 
-FORMAT = FormatSpec(name="coco", description="COCO instances / keypoints JSON (not yet implemented)")
-PANOPTIC_FORMAT = FormatSpec(name="coco-panoptic", description="COCO panoptic (not yet implemented)")
+import msgspec
+import numpy as np
+from msgspec import UNSET, Raw, UnsetType
+
+from .. import geometry
+from .. import rle as _rle
+from .._io import atomic_folder, atomic_write, load_json_bytes, read_png, write_png
+from ..errors import ConversionError, ParseError, RLEError, json_pointer
+from ..model import (
+    Annotation,
+    Box,
+    Category,
+    Dataset,
+    Ellipse,
+    Keypoints,
+    Mask,
+    Polygon,
+    Polyline,
+    Sample,
+    Status,
+)
+from ..registry import FormatSpec
+from ..report import ConversionReport
+
+__all__ = [
+    "FORMAT",
+    "PANOPTIC_FORMAT",
+    "emit",
+    "iter_samples",
+    "parse",
+    "read",
+    "read_panoptic",
+    "write",
+    "write_panoptic",
+]
+
+NS = "coco"  # the namespace of COCO-only fields in the model's extra dicts
+
+# --------------------------------------------------------------------------------------
+# typed records (msgspec): the fast path decodes the whole file in one C call
+# --------------------------------------------------------------------------------------
+
+_IMAGE_KEYS = ("id", "file_name", "height", "width")
+_IMAGE_EXTRA_KEYS = ("license", "coco_url", "flickr_url", "date_captured")
+_OPT = UnsetType
+
+# Field types of the records; a record type is made per key order (the first object's), so
+# that encoding a record gives its keys back in the file's order.
+_IMAGE_FIELDS: dict[str, Any] = {
+    "id": int, "file_name": str | _OPT, "height": int | _OPT, "width": int | _OPT,
+    "license": Any, "coco_url": Any, "flickr_url": Any, "date_captured": Any,
+    "annoconv": dict[str, Any] | _OPT,
+}
+_ANN_FIELDS: dict[str, Any] = {
+    "id": int, "image_id": int, "category_id": int | _OPT, "segmentation": Raw | _OPT,
+    "area": int | float | _OPT, "bbox": list[int | float] | _OPT, "iscrowd": int | bool | _OPT,
+    "keypoints": list[int | float] | _OPT, "num_keypoints": int | _OPT,
+    "score": int | float | _OPT, "attributes": dict[str, Any] | _OPT,
+    "annoconv": dict[str, Any] | _OPT,
+}
+_REQUIRED = {"id", "image_id"}
+_DEFAULT_IMAGE_ORDER = ("license", "file_name", "coco_url", "height", "width", "date_captured",
+                        "flickr_url", "id")
+_DEFAULT_ANN_ORDER = ("segmentation", "area", "iscrowd", "image_id", "bbox", "category_id", "id")
+
+
+@functools.lru_cache(maxsize=64)
+def _record_type(kind: str, order: tuple[str, ...]) -> type:
+    fields = _IMAGE_FIELDS if kind == "image" else _ANN_FIELDS
+    names = [k for k in order if k in fields] + [k for k in fields if k not in order]
+    spec = [(n, fields[n]) if n in _REQUIRED else (n, fields[n], UNSET) for n in names]
+    return msgspec.defstruct(f"_{kind}_{len(order)}", spec, kw_only=True,
+                             forbid_unknown_fields=True)
+
+
+def _doc_type(image_type: type, ann_type: type) -> type:
+    return msgspec.defstruct("_doc", [
+        ("info", Any, UNSET), ("licenses", Any, UNSET), ("images", list[image_type], []),
+        ("annotations", list[ann_type], []), ("categories", list[dict[str, Any]], []),
+    ], forbid_unknown_fields=True)
+
+
+_ERR_AT = re.compile(r"^(.*) - at `(\$[^`]*)`$", re.S)
+_TYPE_NAMES = {"object": "an object", "array": "an array", "str": "a string", "int": "an integer",
+               "float": "a number", "bool": "a boolean", "null": "null"}
+
+
+def _msgspec_error(e: msgspec.ValidationError, file: Any, prefix: str = "") -> ParseError:
+    """Turn msgspec's ``Expected `int`, got `str` - at `$.images[0].id``` into our text."""
+    text = str(e)
+    m = _ERR_AT.match(text)
+    pointer = None
+    if m:
+        text, pointer = m.group(1), m.group(2)
+        if prefix:
+            pointer = prefix + pointer[1:]
+    elif prefix:
+        pointer = prefix
+    t = re.match(r"Expected `(.+?)`, got `(.+?)`", text)
+    if t:
+        want = " or ".join(_TYPE_NAMES.get(w.strip(), w.strip()) for w in t.group(1).split("|"))
+        text = f"expected {want}, got {_TYPE_NAMES.get(t.group(2), t.group(2))}"
+    elif text.startswith("Object missing required field"):
+        field = re.search(r"`(.+?)`", text)
+        text = f"missing key {field.group(1)!r}" if field else text
+    return ParseError(file, pointer, text)
+
+
+def _syntax_error(data: bytes, file: Any, e: Exception) -> ParseError:
+    try:
+        load_json_bytes(data, file)  # raises with line and column (or the UTF-8 offset)
+    except ParseError as located:
+        return located
+    return ParseError(file, None, f"invalid JSON: {e}")
+
+
+# --------------------------------------------------------------------------------------
+# reading
+# --------------------------------------------------------------------------------------
+
+_WS = b" \t\r\n"
+_NUMBER_CHARS = b"0123456789.eE+-,"
+
+
+def _check_polygon_text(text: bytes) -> str | None:
+    """None if ``text`` is ``[[n, n, ...], ...]`` with an even count >= 6 per part, else why.
+
+    Works on bytes with C-speed string methods (no Python floats are built)."""
+    t = text.translate(None, _WS)
+    if t == b"[]":
+        return None
+    if not (t.startswith(b"[[") and t.endswith(b"]]")):
+        if t.startswith(b"[") and not t.startswith(b"[["):
+            return "expected a list of polygon parts [[x, y, ...], ...], got a flat list"
+        return "expected a list of polygon parts [[x, y, ...], ...]"
+    inner = t[2:-2]
+    parts = inner.split(b"],[")
+    for i, part in enumerate(parts):
+        if not part:
+            return f"part {i} is empty; expected an even count >= 6 of numbers"
+        if part.translate(None, _NUMBER_CHARS):
+            return f"part {i} holds something other than numbers"
+        n = part.count(b",") + 1
+        if n < 6 or n % 2:
+            return f"part {i} has {n} values; expected an even count >= 6"
+    return None
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a number"}.get(type(v), type(v).__name__)
+
+
+def _first_object_keys(data: bytes, key: bytes) -> list[str] | None:
+    """Key order of the first element of the top-level array ``key`` (cheap: one regex
+    search and a bounded parse), or None."""
+    m = re.search(rb'"' + key + rb'"\s*:\s*\[\s*\{', data)
+    if not m:
+        return None
+    start = m.end() - 1
+    for size in (1 << 16, 1 << 22, len(data)):
+        chunk = data[start : start + size].decode("utf-8", "ignore")
+        try:
+            obj, _ = json.JSONDecoder().raw_decode(chunk)
+        except json.JSONDecodeError:
+            continue
+        return list(obj) if isinstance(obj, dict) else None
+    return None
+
+
+def _category(c: Any, i: int, file: Any) -> Category:
+    ptr = json_pointer("categories", i)
+    if not isinstance(c, dict):
+        raise ParseError(file, ptr, f"expected an object, got {_kind(c)}")
+    cid = c.get("id")
+    if type(cid) is not int:
+        raise ParseError(file, ptr + ".id", f"expected an integer, got {_kind(cid)}")
+    name = c.get("name", "")
+    if not isinstance(name, str):
+        raise ParseError(file, ptr + ".name", f"expected a string, got {_kind(name)}")
+    known = {"id", "name", "supercategory", "keypoints", "skeleton", "isthing", "color"}
+    ns: dict[str, Any] = {k: v for k, v in c.items() if k not in known}
+    ns["_keys"] = list(c)
+    if "isthing" in c:
+        ns["isthing"] = c["isthing"]
+    if "supercategory" in c and not isinstance(c["supercategory"], str):
+        ns["supercategory"] = c["supercategory"]  # e.g. null: kept verbatim
+    color, rgba = c.get("color"), None
+    if isinstance(color, list) and len(color) in (3, 4) and all(
+        type(v) is int and 0 <= v <= 255 for v in color
+    ):
+        rgba = tuple(color)
+        if len(color) == 3:
+            ns["color_rgb"] = True
+    elif color is not None:
+        ns["color"] = color  # not an RGB(A) list: kept verbatim
+    try:
+        return Category(
+            id=cid,
+            name=name,
+            supercategory=c["supercategory"] if isinstance(c.get("supercategory"), str) else None,
+            keypoint_names=c.get("keypoints"),
+            skeleton=c.get("skeleton"),
+            kind="stuff" if c.get("isthing", 1) == 0 else "thing",
+            color=rgba,  # type: ignore[arg-type]
+            extra={NS: ns},
+        )
+    except (TypeError, ValueError) as e:
+        raise ParseError(file, ptr, str(e)) from None
+
+
+_STATUS_BY_VALUE = {s.value: s for s in Status}
+
+
+class _Parsed:
+    """What decoding found: the document's parts, and unknown keys where there were any."""
+
+    def __init__(self, info: Any, licenses: Any, images: list[Any], annotations: list[Any],
+                 categories: list[Any], img_unknown: list[dict[str, Any]] | None = None,
+                 ann_unknown: list[dict[str, Any]] | None = None,
+                 top_unknown: dict[str, Any] | None = None) -> None:
+        self.info, self.licenses = info, licenses
+        self.images, self.annotations, self.categories = images, annotations, categories
+        self.img_unknown, self.ann_unknown = img_unknown, ann_unknown
+        self.top_unknown = top_unknown or {}
+
+
+def _decode(data: bytes, file: Any, image_type: type, ann_type: type) -> _Parsed:
+    """Decode by the fast typed path (one C call), or, when some object carries keys the
+    typed records do not know, by the tolerant one (items decoded one by one)."""
+    try:
+        doc = msgspec.json.decode(data, type=_doc_type(image_type, ann_type))
+        return _Parsed(doc.info, doc.licenses, doc.images, doc.annotations, doc.categories)
+    except msgspec.ValidationError as e:
+        if "unknown field" not in str(e):
+            raise _msgspec_error(e, file) from None
+    except msgspec.DecodeError as e:
+        raise _syntax_error(data, file, e) from None
+    try:
+        top = msgspec.json.decode(data, type=dict[str, Raw])
+    except msgspec.DecodeError as e:  # the typed path stopped at an unknown key before
+        raise _syntax_error(data, file, e) from None
+    known = {"info", "licenses", "images", "annotations", "categories"}
+
+    def part(key: str, typ: Any, default: Any) -> Any:
+        if key not in top:
+            return default
+        try:
+            return msgspec.json.decode(top[key], type=typ)
+        except msgspec.ValidationError as e:
+            raise _msgspec_error(e, file, "$." + key) from None
+
+    images, img_unknown = _decode_items(part("images", list[Raw], []), image_type, "images", file)
+    anns, ann_unknown = _decode_items(part("annotations", list[Raw], []), ann_type, "annotations", file)
+    return _Parsed(
+        part("info", Any, UNSET), part("licenses", Any, UNSET), images, anns,
+        part("categories", list[dict[str, Any]], []), img_unknown, ann_unknown,
+        {k: msgspec.json.decode(v) for k, v in top.items() if k not in known},
+    )
+
+
+def _decode_items(items: list[Raw], typ: type, key: str, file: Any
+                  ) -> tuple[list[Any], list[dict[str, Any]]]:
+    dec = msgspec.json.Decoder(typ)
+    fields = set(typ.__struct_fields__)
+    out, unknown = [], []
+    for i, item in enumerate(items):
+        try:
+            out.append(dec.decode(item))
+            unknown.append({})
+            continue
+        except msgspec.ValidationError as e:
+            if "unknown field" not in str(e):
+                raise _msgspec_error(e, file, json_pointer(key, i)) from None
+        generic = msgspec.json.decode(item)
+        known = {k: v for k, v in generic.items() if k in fields}
+        if "segmentation" in known:
+            known["segmentation"] = Raw(msgspec.json.encode(known["segmentation"]))
+        try:
+            out.append(msgspec.convert(known, typ))
+        except msgspec.ValidationError as e:
+            raise _msgspec_error(e, file, json_pointer(key, i)) from None
+        extra = {k: v for k, v in generic.items() if k not in fields}
+        extra["_keys"] = list(generic)
+        unknown.append(extra)
+    return out, unknown
+
+
+class _Records:
+    """A decoded and validated COCO file: the typed records plus what the checks found.
+    Model objects are built from it on demand (:class:`CocoSamples`)."""
+
+    def __init__(self, data: bytes, file: Any, report: ConversionReport | None, strict: bool) -> None:
+        self.file = file
+        img_keys = _first_object_keys(data, b"images") or _DEFAULT_IMAGE_ORDER
+        ann_keys = _first_object_keys(data, b"annotations") or _DEFAULT_ANN_ORDER
+        self.image_type = _record_type("image", tuple(img_keys))
+        self.ann_type = _record_type("annotation", tuple(ann_keys))
+        doc = _decode(data, file, self.image_type, self.ann_type)
+        self.doc = doc
+        self.categories = tuple(_category(c, i, file) for i, c in enumerate(doc.categories))
+        images, anns = doc.images, doc.annotations
+        index: dict[int, int] = {}
+        for j, img in enumerate(images):
+            if img.id in index:
+                raise ParseError(file, json_pointer("images", j, "id"),
+                                 f"image id {img.id} appears more than once")
+            index[img.id] = j
+        self.sizes = [(im.height, im.width) if im.height is not UNSET and im.width is not UNSET
+                      else None for im in images]
+        cat_ids = {c.id for c in self.categories}
+        per_image: list[list[int]] = [[] for _ in images]
+        self.masks: dict[int, Mask] = {}
+        self.rle_notes: dict[int, dict[str, Any]] = {}
+        self.skipped: list[int] = []
+        for i, a in enumerate(anns):
+            j = index.get(a.image_id)
+            if j is None:
+                if strict:
+                    raise ParseError(file, json_pointer("annotations", i, "image_id"),
+                                     f"image id {a.image_id} is not in $.images (strict=False skips it)")
+                if report is not None:
+                    report.add("reference_missing", where=json_pointer("annotations", i))
+                self.skipped.append(i)
+                continue
+            cid = a.category_id
+            if cat_ids and cid is not UNSET and cid not in cat_ids:
+                if strict:
+                    raise ParseError(file, json_pointer("annotations", i, "category_id"),
+                                     f"category id {cid} is not in $.categories (strict=False keeps it)")
+                if report is not None:
+                    report.add("reference_missing", where=json_pointer("annotations", i))
+            self._check(a, i, self.sizes[j])
+            per_image[j].append(i)
+        self.per_image = per_image
+        kept_order = [i for js in per_image for i in js]
+        self.file_order_is_image_order = kept_order == sorted(kept_order)
+        info: dict[str, Any] = {}
+        if doc.info is not UNSET:
+            info["info"] = doc.info
+        if doc.licenses is not UNSET:
+            info["licenses"] = doc.licenses
+        if doc.top_unknown:
+            info["top"] = doc.top_unknown
+        info["_keys"] = {"top": _top_keys(data, doc.top_unknown),
+                         "images": list(img_keys), "annotations": list(ann_keys)}
+        if not self.file_order_is_image_order:
+            info["annotation_order"] = [anns[i].id for i in sorted(kept_order)]
+        self.info = {NS: info}
+
+    # validation (eager, no model objects) ------------------------------------------------
+
+    def _check(self, a: Any, i: int, size: tuple[int, int] | None) -> None:
+        seg = a.segmentation
+        if seg is not UNSET:
+            text = bytes(seg)
+            head = text[:1]
+            if head == b"[":
+                if text != b"[]":
+                    why = _check_polygon_text(text)
+                    if why is not None:
+                        raise ParseError(self.file, json_pointer("annotations", i, "segmentation"), why)
+            else:
+                self._check_rle(text, i, size)
+        bbox = a.bbox
+        if bbox is not UNSET:
+            if len(bbox) != 4:
+                raise ParseError(self.file, json_pointer("annotations", i, "bbox"),
+                                 f"expected [x, y, width, height], got {len(bbox)} values")
+            if bbox[2] < 0 or bbox[3] < 0:
+                raise ParseError(self.file, json_pointer("annotations", i, "bbox"),
+                                 f"width and height must be >= 0, got {bbox}")
+        if a.keypoints is not UNSET and len(a.keypoints) % 3:
+            raise ParseError(self.file, json_pointer("annotations", i, "keypoints"),
+                             f"{len(a.keypoints)} values; expected (x, y, v) triplets")
+
+    def _check_rle(self, text: bytes, i: int, size: tuple[int, int] | None) -> None:
+        ptr = json_pointer("annotations", i, "segmentation")
+        obj = msgspec.json.decode(text)
+        if not isinstance(obj, dict):
+            raise ParseError(self.file, ptr, f"expected a polygon list or an RLE object, got {_kind(obj)}")
+        try:
+            r = _rle.from_coco(obj)
+        except RLEError as e:
+            raise e.located(self.file, ptr) from None
+        if size is not None and r.size != size:
+            raise ParseError(self.file, ptr + ".size",
+                             f"RLE size [{r.height}, {r.width}] differs from the image's "
+                             f"[height, width] = [{size[0]}, {size[1]}]")
+        self.masks[i] = Mask(rle=r)
+        notes: dict[str, Any] = {}
+        if isinstance(obj.get("counts"), list):
+            notes["rle"] = "uncompressed"
+        if list(obj) != ["size", "counts"]:
+            notes["rle_keys"] = list(obj)
+        if notes:
+            self.rle_notes[i] = notes
+
+    # building model objects ------------------------------------------------------------
+
+    def annotation(self, i: int) -> Annotation:
+        a = self.doc.annotations[i]
+        unknown = self.doc.ann_unknown[i] if self.doc.ann_unknown else None
+        extra: dict[str, Any] = dict(unknown) if unknown else {}
+        seg = a.segmentation
+        if seg is UNSET:
+            shape = None
+        elif i in self.masks:
+            shape = self.masks[i]
+            extra.update(self.rle_notes.get(i, ()))
+        else:
+            text = bytes(seg)
+            shape = None if text == b"[]" else Polygon.from_flat_json(text)
+        cid, area, bbox, iscrowd = a.category_id, a.area, a.bbox, a.iscrowd
+        if cid is UNSET or seg is UNSET or area is UNSET or bbox is UNSET or iscrowd is UNSET:
+            extra["_absent"] = [k for k in ("category_id", "segmentation", "area", "bbox", "iscrowd")
+                                if getattr(a, k) is UNSET]
+        stored_bbox = None
+        if bbox is not UNSET:
+            x, y, w, h = bbox
+            x1, y1 = x + w, y + h
+            stored_bbox = Box._trusted(x, y, x1, y1)
+            dw, dh = x1 - x, y1 - y
+            if dw != w or dh != h or dw.__class__ is not w.__class__ or dh.__class__ is not h.__class__:
+                extra["bbox"] = bbox  # x + w - x != w in floating point: keep the numbers
+        if iscrowd is not UNSET and iscrowd.__class__ is not int:
+            extra["iscrowd"] = iscrowd
+        keypoints = None
+        nkp = a.num_keypoints
+        if a.keypoints is not UNSET:
+            keypoints = Keypoints.from_coco(a.keypoints)
+            if nkp is UNSET or nkp != keypoints.num_labeled:
+                extra["num_keypoints"] = nkp
+        elif nkp is not UNSET:
+            extra["num_keypoints"] = nkp
+        kept = a.annoconv
+        z_index = track_id = None
+        if kept is not UNSET:
+            z_index, track_id = kept.get("z_index"), kept.get("track_id")
+        score = a.score
+        try:
+            return Annotation(
+                id=a.id,
+                category_id=None if cid is UNSET else cid,
+                shape=shape,
+                stored_bbox=stored_bbox,
+                area=None if area is UNSET else area,
+                iscrowd=bool(iscrowd) if iscrowd is not UNSET else False,
+                score=None if score is UNSET else score,
+                attributes={} if a.attributes is UNSET else a.attributes,
+                keypoints=keypoints,
+                z_index=z_index,
+                track_id=track_id,
+                extra={NS: extra} if extra else {},
+            )
+        except (TypeError, ValueError) as e:
+            raise ParseError(self.file, json_pointer("annotations", i), str(e)) from None
+
+    def sample(self, j: int) -> Sample:
+        img = self.doc.images[j]
+        extra: dict[str, Any] = {}
+        for k in _IMAGE_EXTRA_KEYS:
+            v = getattr(img, k)
+            if v is not UNSET:
+                extra[k] = v
+        unknown = self.doc.img_unknown[j] if self.doc.img_unknown else None
+        if unknown:
+            extra.update(unknown)
+        if img.file_name is UNSET:
+            extra["_absent"] = ["file_name"]
+        kept = img.annoconv if img.annoconv is not UNSET else {}
+        status = kept.get("status")
+        return Sample(
+            id=img.id,
+            file_name="" if img.file_name is UNSET else img.file_name,
+            width=None if img.width is UNSET else img.width,
+            height=None if img.height is UNSET else img.height,
+            subset=kept.get("subset"),
+            status=_STATUS_BY_VALUE.get(status) if isinstance(status, str) else None,
+            tags=tuple(kept.get("tags", ())),
+            attributes=kept.get("attributes", {}),
+            annotations=tuple(self.annotation(i) for i in self.per_image[j]),
+            extra={NS: extra} if extra else {},
+        )
+
+
+class CocoSamples(Sequence[Sample]):
+    """The samples of a COCO file, each built when it is accessed from the decoded and
+    validated records (so loading stays fast and compact: 100k annotations need no 100k
+    model objects until they are used). Immutable; random access; pickles as a tuple.
+
+    A COCO writer given these samples unchanged writes the records back directly.
+    """
+
+    def __init__(self, records: _Records) -> None:
+        self._records = records
+
+    def __len__(self) -> int:
+        return len(self._records.per_image)
+
+    def __getitem__(self, j: Any) -> Any:
+        if isinstance(j, slice):
+            return tuple(self._records.sample(k) for k in range(len(self))[j])
+        n = len(self)
+        if j < 0:
+            j += n
+        if not 0 <= j < n:
+            raise IndexError("sample index out of range")
+        return self._records.sample(j)
+
+    def __iter__(self) -> Iterator[Sample]:
+        rec = self._records
+        for j in range(len(rec.per_image)):
+            yield rec.sample(j)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<CocoSamples: {len(self)} samples of {self._records.file or 'a COCO document'}>"
+
+    def __reduce__(self):
+        return (tuple, (tuple(self),))
+
+
+def parse(
+    data: bytes,
+    file: str | Path | None = None,
+    *,
+    report: ConversionReport | None = None,
+    strict: bool = True,
+) -> Dataset:
+    """A Dataset from the bytes of a COCO instances / keypoints file (pure). Everything is
+    validated now; the samples are built when accessed (:class:`CocoSamples`).
+
+    >>> ds = parse(b'{"images": [{"id": 7, "file_name": "a.jpg", "height": 4, "width": 6}],'
+    ...            b' "annotations": [{"id": 1, "image_id": 7, "category_id": 3,'
+    ...            b' "segmentation": [[0, 0, 2, 0, 2, 2]], "area": 2.0, "bbox": [0, 0, 2, 2],'
+    ...            b' "iscrowd": 0}], "categories": [{"id": 3, "name": "car"}]}')
+    >>> ann = ds.samples[0].annotations[0]
+    >>> ann.shape.to_coco(), ann.bbox.to_xywh(), ds.category_by_id(3).name
+    ([[0, 0, 2, 0, 2, 2]], (0, 0, 2, 2), 'car')
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError("parse takes the file's bytes")
+    records = _Records(bytes(data), file, report, strict)
+    return Dataset(categories=records.categories, samples=CocoSamples(records), info=records.info)
+
+
+def _top_keys(data: bytes, unknown: dict[str, Any]) -> list[str]:
+    """Top-level key order from where each key first appears (cheap byte searches)."""
+    keys = ["info", "licenses", "images", "annotations", "categories", *unknown]
+    pos = {}
+    for k in keys:
+        at = data.find(b'"' + k.encode() + b'"')
+        if at >= 0:
+            pos[k] = at
+    return sorted(pos, key=pos.__getitem__)
+
+
+def read(
+    path: str | Path,
+    *,
+    report: ConversionReport | None = None,
+    strict: bool = True,
+    validate: bool = False,
+) -> Dataset:
+    """Read a COCO instances / keypoints file. ``validate=True`` also checks it against
+    ``schemas/coco_instances.schema.json`` (slower; for ``annoconv validate``)."""
+    p = Path(path)
+    data = _read_bytes(p)
+    if validate:
+        _validate_schema(data, p)
+    return parse(data, p, report=report, strict=strict)
+
+
+def iter_samples(
+    path: str | Path, *, report: ConversionReport | None = None, strict: bool = True
+) -> Iterator[Sample]:
+    """The samples of a COCO file one at a time: the file is decoded and checked once, and
+    the model objects of only one image exist at a time."""
+    yield from read(path, report=report, strict=strict).samples
+
+
+def _read_bytes(p: Path) -> bytes:
+    try:
+        return p.read_bytes()
+    except FileNotFoundError:
+        raise ParseError(p, None, "file not found") from None
+    except IsADirectoryError:
+        raise ParseError(p, None, "expected a JSON file, got a folder") from None
+
+
+def _schema(name: str) -> Any:
+    here = Path(__file__).resolve().parent.parent
+    for cand in (here / "schemas" / name, here.parent / "schemas" / name):
+        if cand.is_file():
+            return json.loads(cand.read_text())
+    raise FileNotFoundError(f"schema {name} not found")  # pragma: no cover
+
+
+def _validate_schema(data: bytes, file: Any, name: str = "coco_instances.schema.json") -> None:
+    import jsonschema
+
+    doc = load_json_bytes(data, file)
+    validator = jsonschema.Draft202012Validator(_schema(name))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    if error is not None:
+        ptr = json_pointer(*error.absolute_path)
+        raise ParseError(file, ptr, error.message)
+
+
+# --------------------------------------------------------------------------------------
+# writing
+# --------------------------------------------------------------------------------------
+
+MaskAs = Literal["rle", "polygon"]
+
+
+class _Writer:
+    def __init__(self, report: ConversionReport, *, mask_as: MaskAs, holes: str, rle: str,
+                 area: str, keep_extra: bool) -> None:
+        if mask_as not in ("rle", "polygon"):
+            raise ValueError(f"mask_as must be 'rle' or 'polygon', got {mask_as!r}")
+        if holes not in ("rle", "drop"):
+            raise ValueError(f"holes must be 'rle' or 'drop', got {holes!r}")
+        if rle not in ("compressed", "uncompressed", "auto"):
+            raise ValueError(f"rle must be 'compressed', 'uncompressed' or 'auto', got {rle!r}")
+        if area not in ("pixels", "shoelace"):
+            raise ValueError(f"area must be 'pixels' or 'shoelace', got {area!r}")
+        self.report = report
+        self.mask_as = mask_as
+        self.holes = holes
+        self.rle = rle
+        self.area = area
+        self.keep_extra = keep_extra
+
+    def rle_json(self, r: _rle.RLE, ns: dict[str, Any]) -> Any:
+        uncompressed = self.rle == "uncompressed" or (self.rle == "auto" and ns.get("rle") == "uncompressed")
+        obj = _rle.to_coco(r, compressed=not uncompressed)
+        keys = ns.get("rle_keys")
+        if keys:
+            obj = {k: obj[k] for k in keys if k in obj}
+        return obj
+
+    def segmentation(self, ann: Annotation, sample: Sample, where: str, ns: dict[str, Any]
+                     ) -> tuple[Any, _rle.RLE | None, Polygon | None]:
+        """(segmentation JSON, its RLE if it is one, its polygon if it is one)."""
+        shape = ann.shape
+        size = (sample.height, sample.width)
+        if isinstance(shape, Polygon):
+            if not shape.has_holes:
+                seg = Raw(shape.flat_json) if shape.flat_json is not None else shape.to_coco()
+                return seg, None, shape
+            if self.holes == "drop":
+                self.report.add("hole_dropped", where=where)
+                outer = Polygon.from_coco([p.exterior.reshape(-1).tolist() for p in shape.parts])
+                return outer.to_coco(), None, outer
+            self.report.add("hole_to_rle", where=where)
+            r = geometry.polygon_to_rle(shape, *self._size(size, where))
+            return self.rle_json(r, ns), r, None
+        if isinstance(shape, Mask):
+            r = shape.rle
+            if sample.height is not None and r.size != size:
+                raise ConversionError(f"{where}: mask is {r.height}x{r.width} but the image is "
+                                      f"{sample.height}x{sample.width} (height x width)")
+            if self.mask_as == "polygon":
+                poly = geometry.mask_to_polygon(r)
+                if not poly.has_holes and poly.parts:
+                    self.report.add("mask_to_polygon", where=where)
+                    return poly.to_coco(), r, poly
+                if poly.has_holes and self.holes == "drop":
+                    self.report.add("hole_dropped", where=where)
+                    outer = Polygon.from_coco([p.exterior.reshape(-1).tolist() for p in poly.parts])
+                    return outer.to_coco(), None, outer
+                if poly.has_holes:
+                    self.report.add("hole_to_rle", where=where)
+            return self.rle_json(r, ns), r, None
+        if isinstance(shape, Box):
+            if shape.rotation:
+                self.report.add("rotation_applied", where=where)
+                poly = geometry.shape_to_polygon(shape)
+                return poly.to_coco(), None, poly
+            return [], None, None
+        if isinstance(shape, Ellipse):
+            self.report.add("shape_converted", where=where)
+            poly = geometry.ellipse_to_polygon(shape)
+            return poly.to_coco(), None, poly
+        return [], None, None
+
+    @staticmethod
+    def _size(size: tuple[int | None, int | None], where: str) -> tuple[int, int]:
+        h, w = size
+        if h is None or w is None:
+            raise ConversionError(f"{where}: the image has no width/height, which COCO needs to "
+                                  "rasterise this annotation")
+        return h, w
+
+    def bbox_area(self, ann: Annotation, sample: Sample, seg_rle: _rle.RLE | None,
+                  poly: Polygon | None, where: str, ns: dict[str, Any]) -> tuple[list[Any] | None, Any]:
+        shape = ann.shape
+        if ann.stored_bbox is not None:
+            b = ann.stored_bbox
+            if b.rotation:
+                b = b.bounds()
+                self.report.add("rotation_applied", where=where)
+            kept = ns.get("bbox")
+            bbox = kept if kept is not None and Box.from_xywh(*kept) == b else list(b.to_xywh())
+        elif isinstance(shape, Mask) or seg_rle is not None:
+            r = seg_rle if seg_rle is not None else shape.rle  # type: ignore[union-attr]
+            bbox = _rle.to_bbox(r).tolist()
+        elif poly is not None:
+            bbox = geometry.polygon_bbox(poly)
+        elif isinstance(shape, Box):
+            bbox = list(shape.bounds().to_xywh())
+        elif ann.keypoints is not None or isinstance(shape, Keypoints):
+            kp = ann.keypoints if ann.keypoints is not None else shape
+            b = kp.bounds()  # type: ignore[union-attr]
+            bbox = list(b.to_xywh()) if b is not None else [0, 0, 0, 0]
+        else:
+            bbox = None
+        if ann.area is not None:
+            return bbox, ann.area
+        if isinstance(shape, Mask) or seg_rle is not None:
+            r = seg_rle if seg_rle is not None else shape.rle  # type: ignore[union-attr]
+            area: Any = _rle.area(r)
+        elif poly is not None:
+            if self.area == "shoelace":
+                area = geometry.polygon_area(poly)
+            else:
+                area = _rle.area(geometry.polygon_to_rle(poly, *self._size((sample.height, sample.width), where)))
+        elif bbox is not None:
+            area = bbox[2] * bbox[3]
+        else:
+            area = 0
+        self.report.add("area_computed")
+        return bbox, area
+
+
+def _ordered(d: dict[str, Any], keys: Sequence[str] | None) -> dict[str, Any]:
+    if not keys:
+        return d
+    out = {k: d[k] for k in keys if k in d}
+    if len(out) != len(d):
+        out.update((k, v) for k, v in d.items() if k not in out)
+    return out
+
+
+def _assign_ids(values: list[Any]) -> list[int]:
+    """Keep positive, unique ints; give everything else new ids above the largest kept one,
+    in order (deterministic)."""
+    seen: set[int] = set()
+    keep = []
+    for v in values:
+        ok = type(v) is int and v > 0 and v not in seen
+        keep.append(ok)
+        if ok:
+            seen.add(v)
+    nxt = max(seen, default=0) + 1
+    out = []
+    for v, ok in zip(values, keep, strict=True):
+        if ok:
+            out.append(v)
+        else:
+            out.append(nxt)
+            nxt += 1
+    return out
+
+
+def emit(
+    ds: Dataset,
+    report: ConversionReport | None = None,
+    *,
+    mask_as: MaskAs = "rle",
+    holes: str = "rle",
+    rle: str = "auto",
+    area: str = "pixels",
+    keep_extra: bool = False,
+) -> dict[str, Any]:
+    """The COCO document of a Dataset, as a dict ready for ``msgspec.json.encode``
+    (polygons read from COCO are :class:`msgspec.Raw` text). Pure apart from the report.
+
+    >>> from annoconv.model import Category, Sample, Annotation, Box
+    >>> ds = Dataset(categories=(Category(id=3, name="car"),), samples=(Sample(id=1,
+    ...     file_name="a.jpg", width=8, height=6, annotations=(Annotation(id=None,
+    ...     category_id=3, shape=Box(x0=1, y0=1, x1=4, y1=3)),)),))
+    >>> emit(ds)["annotations"]
+    [{'id': 1, 'image_id': 1, 'category_id': 3, 'segmentation': [], 'area': 6, 'bbox': [1, 1, 3, 2], 'iscrowd': 0}]
+    """
+    rep = report if report is not None else ConversionReport()
+    wr = _Writer(rep, mask_as=mask_as, holes=holes, rle=rle, area=area, keep_extra=keep_extra)
+    if isinstance(ds.samples, CocoSamples) and mask_as == "rle" and rle == "auto":
+        return _emit_records(ds, ds.samples._records, rep, keep_extra)
+    samples = list(ds.samples)
+    info_ns: dict[str, Any] = ds.info.get(NS, {}) if isinstance(ds.info.get(NS), dict) else {}
+    keys = info_ns.get("_keys") or {}
+    image_ids = _assign_ids([s.id for s in samples])
+    if any(a != s.id for a, s in zip(image_ids, samples, strict=True)):
+        rep.add("id_assigned", sum(a != s.id for a, s in zip(image_ids, samples, strict=True)),
+                where="image ids")
+    all_anns = [a for s in samples for a in s.annotations if _writable(a)]
+    ann_ids = iter(_assign_ids([a.id for a in all_anns]))
+    images, annotations = [], []
+    for s, iid in zip(samples, image_ids, strict=True):
+        ns = s.extra.get(NS, {})
+        img: dict[str, Any] = {"id": iid, "file_name": s.file_name, "height": s.height, "width": s.width}
+        if s.height is None:
+            del img["height"]
+        if s.width is None:
+            del img["width"]
+        for k in ns.get("_absent", ()):
+            img.pop(k, None)
+        img.update((k, v) for k, v in ns.items() if not k.startswith("_"))
+        kept = _sample_leftovers(s, iid, rep)
+        if kept and keep_extra:
+            img["annoconv"] = kept
+        images.append(_ordered(img, ns.get("_keys") or keys.get("images")))
+        for a in s.annotations:
+            if not _writable(a):
+                rep.add("shape_dropped", where=f"image {iid} annotation {a.id}")
+                continue
+            annotations.append(_emit_annotation(a, s, iid, next(ann_ids), wr, keys.get("annotations")))
+    order = info_ns.get("annotation_order")
+    if order is not None and len(order) == len(annotations):
+        pos = {v: k for k, v in enumerate(order)}
+        if len(pos) == len(order) and all(a["id"] in pos for a in annotations):
+            annotations.sort(key=lambda a: pos[a["id"]])
+    categories = [_emit_category(c, rep, keep_extra) for c in ds.categories]
+    doc = _header(ds)
+    doc["images"] = images
+    doc["annotations"] = annotations
+    doc["categories"] = categories
+    rep.samples += len(images)
+    rep.annotations += len(annotations)
+    return _ordered(doc, keys.get("top"))
+
+
+def _emit_records(ds: Dataset, rec: _Records, rep: ConversionReport, keep_extra: bool
+                  ) -> dict[str, Any]:
+    """COCO -> COCO with the samples as they were read: the decoded records are written
+    back as they are (their Raw segmentation text included), which is exact and fast."""
+    doc = rec.doc
+    images: list[Any] = doc.images
+    if doc.img_unknown and any(doc.img_unknown):
+        images = [_with_unknown(r, u) for r, u in zip(images, doc.img_unknown, strict=True)]
+    anns: list[Any] = doc.annotations
+    if doc.ann_unknown and any(doc.ann_unknown):
+        anns = [_with_unknown(r, u) for r, u in zip(anns, doc.ann_unknown, strict=True)]
+    if rec.skipped:
+        skip = set(rec.skipped)
+        anns = [a for i, a in enumerate(anns) if i not in skip]
+    if ds.categories is rec.categories:
+        categories: list[Any] = doc.categories
+    else:
+        categories = [_emit_category(c, rep, keep_extra) for c in ds.categories]
+    out = _header(ds)
+    out["images"] = images
+    out["annotations"] = anns
+    out["categories"] = categories
+    rep.samples += len(images)
+    rep.annotations += len(anns)
+    info_ns = ds.info.get(NS, {}) if isinstance(ds.info.get(NS), dict) else {}
+    return _ordered(out, (info_ns.get("_keys") or {}).get("top"))
+
+
+def _with_unknown(record: Any, unknown: dict[str, Any]) -> Any:
+    if not unknown:
+        return record
+    d = msgspec.structs.asdict(record)
+    d = {k: v for k, v in d.items() if v is not UNSET}
+    d.update((k, v) for k, v in unknown.items() if k != "_keys")
+    return _ordered(d, unknown.get("_keys"))
+
+
+def _header(ds: Dataset) -> dict[str, Any]:
+    """info, licenses and unknown top-level keys: as read, or made up for other sources."""
+    info_ns = ds.info.get(NS, {}) if isinstance(ds.info.get(NS), dict) else {}
+    out: dict[str, Any] = {}
+    if "info" in info_ns:
+        out["info"] = info_ns["info"]
+    elif NS not in ds.info:
+        out["info"] = _default_info(ds)
+    if "licenses" in info_ns:
+        out["licenses"] = info_ns["licenses"]
+    elif NS not in ds.info:
+        out["licenses"] = []
+    out.update(info_ns.get("top", {}))
+    return out
+
+
+def _default_info(ds: Dataset) -> dict[str, Any]:
+    from .. import __version__
+
+    name = ds.info.get("name")
+    return {"description": f"{name} (converted by annoconv {__version__})" if name
+            else f"converted by annoconv {__version__}"}
+
+
+def _sample_leftovers(s: Sample, iid: int, rep: ConversionReport) -> dict[str, Any]:
+    kept: dict[str, Any] = {}
+    where = f"image {iid}"
+    if s.status is not None:
+        kept["status"] = s.status.value
+        rep.add("status_unmapped", where=where)
+    if s.tags:
+        kept["tags"] = list(s.tags)
+        rep.add("tag_dropped", where=where)
+    if s.attributes:
+        kept["attributes"] = s.attributes
+        rep.add("attribute_dropped", where=where)
+    if s.subset is not None:
+        kept["subset"] = s.subset
+    if iid != s.id:
+        kept["id"] = s.id
+    return kept
+
+
+def _writable(a: Annotation) -> bool:
+    """COCO holds no polylines, and no annotation without a category (unless the COCO
+    source had none)."""
+    if isinstance(a.shape, Polyline):
+        return False
+    return a.category_id is not None or "category_id" in a.extra.get(NS, {}).get("_absent", ())
+
+
+def _emit_annotation(a: Annotation, s: Sample, iid: int, aid: int, wr: _Writer,
+                     key_order: Sequence[str] | None) -> dict[str, Any]:
+    rep = wr.report
+    where = f"image {iid} annotation {a.id if a.id is not None else aid}"
+    ns: dict[str, Any] = a.extra.get(NS, {})
+    seg, seg_rle, poly = wr.segmentation(a, s, where, ns)
+    bbox, area = wr.bbox_area(a, s, seg_rle, poly, where, ns)
+    out: dict[str, Any] = {"id": aid, "image_id": iid, "category_id": a.category_id,
+                           "segmentation": seg, "area": area, "bbox": bbox,
+                           "iscrowd": ns.get("iscrowd", int(a.iscrowd))}
+    if bbox is None:
+        del out["bbox"]
+    for k in ns.get("_absent", ()):
+        out.pop(k, None)
+    kp = a.keypoints if a.keypoints is not None else (a.shape if isinstance(a.shape, Keypoints) else None)
+    if kp is not None:
+        out["keypoints"] = kp.to_coco()
+        out["num_keypoints"] = ns.get("num_keypoints", kp.num_labeled)
+    elif "num_keypoints" in ns:
+        out["num_keypoints"] = ns["num_keypoints"]
+    if a.score is not None:
+        out["score"] = a.score
+    if a.attributes:
+        out["attributes"] = a.attributes
+    out.update((k, v) for k, v in ns.items()
+               if k not in ("_absent", "_keys", "bbox", "iscrowd", "num_keypoints", "rle", "rle_keys"))
+    kept: dict[str, Any] = {}
+    if a.z_index is not None:
+        kept["z_index"] = a.z_index
+        rep.add("z_index_dropped", where=where)
+    if a.track_id is not None:
+        kept["track_id"] = a.track_id
+        rep.add("track_dropped", where=where)
+    if a.id is not None and a.id != aid:
+        kept["id"] = a.id
+    if kept and wr.keep_extra:
+        out["annoconv"] = kept
+    return _ordered(out, ns.get("_keys") or key_order)
+
+
+def _emit_category(c: Category, rep: ConversionReport, keep_extra: bool) -> dict[str, Any]:
+    ns: dict[str, Any] = c.extra.get(NS, {})
+    out: dict[str, Any] = {"id": c.id, "name": c.name}
+    if c.supercategory is not None:
+        out["supercategory"] = c.supercategory
+    elif "_keys" not in ns:
+        out["supercategory"] = ""
+    if c.keypoint_names is not None:
+        out["keypoints"] = list(c.keypoint_names)
+    if c.skeleton is not None:
+        out["skeleton"] = [list(e) for e in c.skeleton]
+    if "isthing" in ns:
+        out["isthing"] = ns["isthing"]
+    if c.color is not None and "_keys" in ns:
+        out["color"] = list(c.color[:3]) if ns.get("color_rgb") else list(c.color)
+    out.update((k, v) for k, v in ns.items() if k not in ("_keys", "isthing", "color_rgb"))
+    if out.get("supercategory", "") is None and "supercategory" not in ns:
+        del out["supercategory"]
+    if "_keys" not in ns:
+        kept = {}
+        if c.color is not None:
+            kept["color"] = list(c.color)
+        if c.kind == "stuff":
+            kept["kind"] = "stuff"
+        if kept and keep_extra:
+            out["annoconv"] = kept
+    return _ordered(out, ns.get("_keys"))
+
+
+def dumps(doc: dict[str, Any], *, indent: bool = False) -> bytes:
+    """Encode an emitted document (msgspec keeps Raw polygon text as it is)."""
+    data = msgspec.json.encode(doc)
+    return msgspec.json.format(data, indent=2) if indent else data
+
+
+def write(
+    ds: Dataset,
+    path: str | Path,
+    *,
+    report: ConversionReport | None = None,
+    mask_as: MaskAs = "rle",
+    holes: str = "rle",
+    rle: str = "auto",
+    area: str = "pixels",
+    keep_extra: bool = False,
+    indent: bool = False,
+) -> None:
+    """Write a COCO instances file atomically (see the module docstring for the options)."""
+    rep = report if report is not None else ConversionReport()
+    doc = emit(ds, rep, mask_as=mask_as, holes=holes, rle=rle, area=area, keep_extra=keep_extra)
+    data = dumps(doc, indent=indent)
+    with atomic_write(path) as f:
+        f.write(data)
+    rep.files.append(Path(path).name)
+
+
+def sniff(path: Path, head: bytes) -> int:
+    if not head.lstrip().startswith(b"{"):
+        return 0
+    has_images = b'"images"' in head
+    if b'"segments_info"' in head:
+        return 0
+    if has_images and (b'"annotations"' in head or b'"categories"' in head):
+        return 2
+    return 1 if has_images else 0
+
+
+# --------------------------------------------------------------------------------------
+# panoptic
+# --------------------------------------------------------------------------------------
+
+
+def _rgb_to_id(rgb: np.ndarray) -> np.ndarray:
+    rgb = rgb.astype(np.uint32)
+    return rgb[..., 0] + (rgb[..., 1] << 8) + (rgb[..., 2] << 16)
+
+
+def _id_to_rgb(ids: np.ndarray) -> np.ndarray:
+    ids = ids.astype(np.uint32)
+    return np.stack([ids & 0xFF, (ids >> 8) & 0xFF, (ids >> 16) & 0xFF], axis=-1).astype(np.uint8)
+
+
+def _panoptic_png_array(path: Path) -> np.ndarray:
+    arr, mode, palette = read_png(path)
+    if mode == "RGB":
+        return _rgb_to_id(arr)
+    if mode == "RGBA":
+        return _rgb_to_id(arr[..., :3])
+    if mode == "P" and palette is not None:
+        pal = np.array(palette, np.uint8).reshape(-1, 3)
+        return _rgb_to_id(pal[arr])
+    if mode in ("L", "I;16", "I"):
+        return arr.astype(np.uint32)
+    raise ParseError(path, None, f"expected an RGB panoptic PNG, got mode {mode}")
+
+
+def read_panoptic(
+    path: str | Path,
+    *,
+    report: ConversionReport | None = None,
+    png_dir: str | Path | None = None,
+    strict: bool = True,
+) -> Dataset:
+    """Read a COCO panoptic JSON and its PNG folder (default: the JSON path without
+    ``.json``) into one Mask annotation per segment."""
+    p = Path(path)
+    doc = load_json_bytes(_read_bytes(p), p)
+    if not isinstance(doc, dict):
+        raise ParseError(p, "$", f"expected an object, got {_kind(doc)}")
+    folder = Path(png_dir) if png_dir is not None else p.with_suffix("")
+    categories = tuple(_category(c, i, p) for i, c in enumerate(doc.get("categories", [])))
+    cat_ids = {c.id for c in categories}
+    by_image: dict[Any, tuple[int, dict[str, Any]]] = {}
+    for i, a in enumerate(doc.get("annotations", [])):
+        if not isinstance(a, dict) or "image_id" not in a:
+            raise ParseError(p, json_pointer("annotations", i), "expected an object with image_id")
+        by_image[a["image_id"]] = (i, a)
+    samples = []
+    for j, img in enumerate(doc.get("images", [])):
+        ptr = json_pointer("images", j)
+        if not isinstance(img, dict) or type(img.get("id")) is not int:
+            raise ParseError(p, ptr, "expected an object with an integer id")
+        h, w = img.get("height"), img.get("width")
+        extra = {k: v for k, v in img.items() if k not in _IMAGE_KEYS}
+        extra["_keys"] = list(img)
+        anns: list[Annotation] = []
+        found = by_image.pop(img["id"], None)
+        if found is not None:
+            i, rec = found
+            anns = _panoptic_annotations(rec, i, folder, (h, w), cat_ids, p, report, strict)
+            extra["panoptic"] = {k: v for k, v in rec.items() if k != "segments_info"}
+            extra["panoptic"]["_keys"] = list(rec)
+        samples.append(Sample(id=img["id"], file_name=img.get("file_name", ""), width=w, height=h,
+                              annotations=tuple(anns), extra={NS: extra}))
+    for image_id, (i, _) in by_image.items():
+        if strict:
+            raise ParseError(p, json_pointer("annotations", i, "image_id"),
+                             f"image id {image_id} is not in $.images (strict=False skips it)")
+        if report is not None:
+            report.add("reference_missing", where=json_pointer("annotations", i))
+    info = {k: doc[k] for k in ("info", "licenses") if k in doc}
+    info["_keys"] = {"top": list(doc)}
+    return Dataset(categories=categories, samples=tuple(samples), info={NS: info})
+
+
+def _panoptic_annotations(rec: dict[str, Any], i: int, folder: Path, size: tuple[Any, Any],
+                          cat_ids: set[int], file: Path, report: ConversionReport | None,
+                          strict: bool) -> list[Annotation]:
+    ptr = json_pointer("annotations", i)
+    name = rec.get("file_name")
+    if not isinstance(name, str):
+        raise ParseError(file, ptr + ".file_name", f"expected a string, got {_kind(name)}")
+    png = folder / name
+    if not png.is_file():
+        raise ParseError(file, ptr + ".file_name", f"PNG {png} not found (pass png_dir= to name its folder)")
+    ids = _panoptic_png_array(png)
+    h, w = size
+    if (h, w) != (None, None) and ids.shape != (h, w):
+        raise ParseError(png, None, f"PNG is {ids.shape[0]}x{ids.shape[1]} but the image is {h}x{w} (height x width)")
+    masks = _rle.encode_labels(ids)
+    infos = rec.get("segments_info", [])
+    out = []
+    listed = set()
+    for k, seg in enumerate(infos):
+        sp = f"{ptr}.segments_info[{k}]"
+        if not isinstance(seg, dict) or type(seg.get("id")) is not int:
+            raise ParseError(file, sp, "expected an object with an integer id")
+        sid = seg["id"]
+        listed.add(sid)
+        cid = seg.get("category_id")
+        if cat_ids and cid not in cat_ids:
+            if strict:
+                raise ParseError(file, sp + ".category_id", f"category id {cid} is not in $.categories")
+            if report is not None:
+                report.add("reference_missing", where=sp)
+        r = masks.get(sid)
+        if r is None:
+            if strict:
+                raise ParseError(file, sp, f"segment id {sid} has no pixels in {name}")
+            if report is not None:
+                report.add("empty_mask", where=sp)
+            r = _rle.empty(*ids.shape)
+        bbox = seg.get("bbox")
+        extra = {k2: v for k2, v in seg.items() if k2 not in ("id", "category_id", "area", "bbox", "iscrowd")}
+        extra["_keys"] = list(seg)
+        out.append(Annotation(
+            id=sid, category_id=cid, shape=Mask(rle=r),
+            stored_bbox=Box.from_xywh(*bbox) if isinstance(bbox, list) and len(bbox) == 4 else None,
+            area=seg.get("area"), iscrowd=bool(seg.get("iscrowd", 0)),
+            extra={NS: extra},
+        ))
+    unlisted = sorted(set(masks) - listed)
+    if unlisted:
+        if strict:
+            raise ParseError(png, None, f"segment ids {unlisted[:5]} are in the PNG but not in "
+                             f"{ptr}.segments_info (strict=False ignores them)")
+        if report is not None:
+            report.add("reference_missing", len(unlisted), where=str(png))
+    return out
+
+
+def _panoptic_record(args: tuple[Sample, int, str, list[tuple[int, int, Any, Annotation]], Path, int]
+                     ) -> tuple[list[dict[str, Any]], list[tuple[str, Any]]]:
+    """Paint one image's segments and write its PNG (a pure function of its arguments, so it
+    can run in a worker process). Returns segments_info and report entries."""
+    sample, iid, png_name, segs, folder, compress_level = args
+    h, w = sample.height, sample.width
+    rles = geometry.shapes_to_rles([a.shape for _, _, _, a in segs], h, w)  # type: ignore[arg-type]
+    order = sorted(range(len(segs)), key=lambda k: (segs[k][2] if segs[k][2] is not None else 0, k))
+    painted = [rles[k] for k in order]
+    img, hidden = geometry.paint(painted, [segs[k][0] for k in order], h, w)  # type: ignore[arg-type]
+    notes: list[tuple[str, Any]] = []
+    hid = dict(zip(order, hidden, strict=True))
+    write_png(folder / png_name, _id_to_rgb(img), compress_level=compress_level)
+    infos = []
+    labels = _rle.encode_labels(img)
+    for k, (sid, cid, _, a) in enumerate(segs):
+        r = labels.get(sid)
+        if hid[k]:
+            notes.append(("overlap_hidden", f"image {iid} segment {sid}"))
+        if r is None:
+            notes.append(("shape_dropped", f"image {iid} segment {sid}"))
+            continue
+        ns = a.extra.get(NS, {})
+        area = _rle.area(r)
+        bbox = [int(v) for v in _rle.to_bbox(r)]
+        if a.area is not None and a.area == area:
+            area = a.area
+        if a.stored_bbox is not None and [int(v) for v in a.stored_bbox.to_xywh()] == bbox:
+            bbox = list(a.stored_bbox.to_xywh())
+        info = {"id": sid, "category_id": cid, "area": area, "bbox": bbox, "iscrowd": int(a.iscrowd)}
+        info.update((k2, v) for k2, v in ns.items() if k2 != "_keys")
+        infos.append(_ordered(info, ns.get("_keys")))
+    return infos, notes
+
+
+def write_panoptic(
+    ds: Dataset,
+    path: str | Path,
+    *,
+    report: ConversionReport | None = None,
+    png_dir: str | None = None,
+    workers: int = 1,
+    compress_level: int = 6,
+) -> None:
+    """Write a COCO panoptic JSON plus one RGB PNG per image (in the folder named like the
+    JSON without ``.json``, or ``png_dir`` relative to the JSON), atomically."""
+    from .._io import map_parallel
+
+    rep = report if report is not None else ConversionReport()
+    dst = Path(path)
+    folder_name = png_dir or dst.stem
+    samples = list(ds.samples)
+    image_ids = _assign_ids([s.id for s in samples])
+    jobs = []
+    with atomic_folder(dst.parent) as tmp:
+        (tmp / folder_name).mkdir(parents=True, exist_ok=True)
+        records_meta = []
+        for s, iid in zip(samples, image_ids, strict=True):
+            if s.height is None or s.width is None:
+                raise ConversionError(f"image {iid}: panoptic PNGs need the image width and height")
+            segs = []
+            used: set[int] = set()
+            candidates = []
+            for a in s.annotations:
+                if a.category_id is None or isinstance(a.shape, (Polyline, Keypoints)) or a.shape is None:
+                    rep.add("shape_dropped", where=f"image {iid} annotation {a.id}")
+                    continue
+                candidates.append(a)
+            for a in candidates:
+                if type(a.id) is int and 0 < a.id < 2**24 and a.id not in used:
+                    used.add(a.id)
+            nxt = 1
+            for a in candidates:
+                if type(a.id) is int and 0 < a.id < 2**24 and a.id in used and all(x[0] != a.id for x in segs):
+                    sid = a.id
+                else:
+                    while nxt in used:
+                        nxt += 1
+                    sid = nxt
+                    used.add(sid)
+                    if nxt >= 2**24:
+                        raise ConversionError(f"image {iid}: more than 2^24 - 1 segments")
+                segs.append((sid, a.category_id, a.z_index, a))
+            ns = s.extra.get(NS, {})
+            rec_extra = dict(ns.get("panoptic", {}))
+            png_name = rec_extra.get("file_name") or (Path(s.file_name).stem or str(iid)) + ".png"
+            jobs.append((s, iid, png_name, segs, tmp / folder_name, compress_level))
+            records_meta.append((iid, png_name, rec_extra))
+        results = map_parallel(_panoptic_record, jobs, workers)
+        annotations = []
+        for (iid, png_name, rec_extra), (infos, notes) in zip(records_meta, results, strict=True):
+            for kind, where in notes:
+                rep.add(kind, where=where)
+            rec = {"image_id": iid, "file_name": png_name, "segments_info": infos}
+            rec.update((k, v) for k, v in rec_extra.items() if k != "_keys")
+            annotations.append(_ordered(rec, rec_extra.get("_keys")))
+            rep.files.append(f"{folder_name}/{png_name}")
+        images = []
+        for s, iid in zip(samples, image_ids, strict=True):
+            ns = s.extra.get(NS, {})
+            img = {"id": iid, "file_name": s.file_name, "height": s.height, "width": s.width}
+            img.update((k, v) for k, v in ns.items() if k not in ("_keys", "panoptic", "_absent"))
+            images.append(_ordered(img, ns.get("_keys")))
+        categories = []
+        for c in ds.categories:
+            cat = _emit_category(c, rep, keep_extra=False)
+            cat["isthing"] = 1 if c.kind == "thing" else 0
+            if "color" not in cat:
+                cat["color"] = list((c.color or _default_color(c.id))[:3])
+            categories.append(_ordered(cat, c.extra.get(NS, {}).get("_keys")))
+        info_ns = ds.info.get(NS, {}) if isinstance(ds.info.get(NS), dict) else {}
+        doc: dict[str, Any] = {}
+        doc["info"] = info_ns.get("info", _default_info(ds))
+        doc["licenses"] = info_ns.get("licenses", [])
+        doc["images"] = images
+        doc["annotations"] = annotations
+        doc["categories"] = categories
+        doc = _ordered(doc, (info_ns.get("_keys") or {}).get("top"))
+        (tmp / dst.name).write_bytes(msgspec.json.encode(doc))
+    rep.samples += len(images)
+    rep.annotations += sum(len(a["segments_info"]) for a in annotations)
+    rep.files.insert(0, dst.name)
+
+
+def _default_color(cid: int) -> tuple[int, int, int]:
+    """A deterministic, well-spread colour per category id."""
+    rng = np.random.default_rng(cid)
+    return tuple(int(v) for v in rng.integers(0, 256, 3))  # type: ignore[return-value]
+
+
+def sniff_panoptic(path: Path, head: bytes) -> int:
+    return 2 if head.lstrip().startswith(b"{") and b'"segments_info"' in head else 0
+
+
+FORMAT = FormatSpec(
+    name="coco",
+    description="COCO instances / keypoints JSON (polygons, RLE, crowds, keypoints)",
+    extensions=(".json",),
+    sniff=sniff,
+    read=read,
+    write=write,
+    read_options={
+        "strict": "False: annotations whose image is missing are skipped and counted",
+        "validate": "True: also check the file against the JSON Schema",
+    },
+    write_options={
+        "mask_as": "'rle' (default) or 'polygon' (exact traced outlines)",
+        "holes": "'rle' (default: such objects stay RLE) or 'drop' (outer rings only)",
+        "rle": "'auto' (default: as read, else compressed), 'compressed' or 'uncompressed'",
+        "area": "'pixels' (default) or 'shoelace' for areas the source did not store",
+        "keep_extra": "True: keep statuses, tags, z_index... under an 'annoconv' key",
+        "indent": "True: pretty-print",
+    },
+)
+
+PANOPTIC_FORMAT = FormatSpec(
+    name="coco-panoptic",
+    description="COCO panoptic JSON + RGB id PNG folder",
+    extensions=(".json",),
+    sniff=sniff_panoptic,
+    read=read_panoptic,
+    write=write_panoptic,
+    read_options={"png_dir": "folder of the PNGs (default: the JSON path without .json)",
+                  "strict": "False: unlisted ids and missing references are counted, not errors"},
+    write_options={"png_dir": "folder name for the PNGs, beside the JSON",
+                   "workers": "processes encoding PNGs", "compress_level": "PNG zlib level 0-9"},
+)

@@ -16,7 +16,8 @@ Layout (one JSON object)::
                   "attributes", "extra",
                   "annotations": [{"id", "category_id", "shape": SHAPE | null, "bbox": [x0, y0,
                                    x1, y1] | null, "area", "z_index", "iscrowd", "score",
-                                   "attributes", "track_id", "extra"}]}]}
+                                   "attributes", "track_id", "keypoints": SHAPE | null,
+                                   "extra"}]}]}
 
     SHAPE = {"type": "box", "xyxy": [x0, y0, x1, y1], "rotation": 0}
           | {"type": "polygon", "parts": [{"exterior": [[x, y], ...], "holes": [[[x, y], ...]]}]}
@@ -145,7 +146,8 @@ def _sample_to_json(s: Sample) -> dict[str, Any]:
              "bbox": list(a.stored_bbox.to_xyxy()) if a.stored_bbox is not None else None,
              "bbox_rotation": a.stored_bbox.rotation if a.stored_bbox is not None else 0,
              "area": a.area, "z_index": a.z_index, "iscrowd": a.iscrowd, "score": a.score,
-             "attributes": a.attributes, "track_id": a.track_id, "extra": a.extra}
+             "attributes": a.attributes, "track_id": a.track_id,
+             "keypoints": shape_to_json(a.keypoints), "extra": a.extra}
             for a in s.annotations
         ],
     }
@@ -190,6 +192,7 @@ def parse(doc: Any, file: str | Path | None = None) -> Dataset:
                     area=a.get("area"), z_index=a.get("z_index"),
                     iscrowd=bool(a.get("iscrowd", False)), score=a.get("score"),
                     attributes=a.get("attributes", {}), track_id=a.get("track_id"),
+                    keypoints=shape_from_json(a.get("keypoints")),  # type: ignore[arg-type]
                     extra=a.get("extra", {}),
                 ))
             path = ("samples", i)

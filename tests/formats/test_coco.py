@@ -1,0 +1,526 @@
+"""COCO instances and panoptic: sanity on the fixtures, malformed input, truncation, exact
+round trips, and pycocotools as the oracle for everything we write."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pycocotools.coco import COCO
+
+import annoconv
+from annoconv import geometry, rle
+from annoconv.errors import ConversionError, ParseError
+from annoconv.formats import coco
+from annoconv.model import (
+    Annotation,
+    Box,
+    Category,
+    Dataset,
+    Ellipse,
+    Keypoints,
+    Mask,
+    Polygon,
+    Polyline,
+    Sample,
+    Status,
+)
+
+from ..samples import polygon_with_hole
+from ..strategies import masks, polygon_parts
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "coco"
+SAMPLE = FIXTURES / "instances_sample.json"
+
+
+def materialized(ds: Dataset) -> Dataset:
+    """The same dataset with ordinary model samples (forces the generic writer)."""
+    return dataclasses.replace(ds, samples=tuple(ds.samples))
+
+
+def write_and_reload(ds: Dataset, tmp_path: Path, **options) -> tuple[dict, annoconv.ConversionReport]:
+    out = tmp_path / "out.json"
+    report = annoconv.save(ds, out, "coco", **options)
+    return json.loads(out.read_text()), report
+
+
+def assert_pycocotools_pixels(path: Path, ds: Dataset) -> None:
+    """pycocotools loads the file, and annToMask equals our pixels for every annotation."""
+    api = COCO(str(path))
+    ours = {}
+    for s in ds.samples:
+        for a in s.annotations:
+            r = geometry.shapes_to_rles([a.shape], s.height, s.width)[0]
+            ours[(s.file_name, len(ours))] = r
+    written = [api.anns[k] for k in api.getAnnIds()]
+    assert len(written) == len(ours)
+    for ann in written:
+        img = api.imgs[ann["image_id"]]
+        if not ann["segmentation"]:
+            continue
+        m = api.annToMask(ann).astype(bool)
+        assert m.shape == (img["height"], img["width"])
+        rle_written = rle.from_coco(api.annToRLE(ann))
+        assert rle.encode(m) == rle_written
+
+
+# ---- sanity -------------------------------------------------------------------------------
+
+
+def test_sample_fixture_values():
+    ds = annoconv.load(SAMPLE)
+    assert annoconv.detect_format(SAMPLE) == "coco"
+    assert [c.id for c in ds.categories] == [1, 3, 18, 90]
+    assert ds.category_by_id(1).keypoint_names[0] == "nose"
+    assert ds.category_by_id(1).skeleton[0] == (16, 14)
+    assert [s.id for s in ds.samples] == [397133, 37777, 3]
+    s0 = ds.samples[0]
+    assert (s0.width, s0.height, s0.file_name) == (640, 427, "000000397133.jpg")
+    assert s0.extra["coco"]["license"] == 4
+    dog, person = s0.annotations
+    assert dog.id == 1768 and dog.category_id == 18 and dog.area == 3212.375
+    assert len(dog.shape.parts) == 2 and dog.bbox.to_xywh() == (10.5, 20.0, 109.5, 50.5)
+    assert person.keypoints.num_labeled == 15 and person.keypoints.to_coco()[:3] == [170, 60, 2]
+    crowd = ds.samples[1].annotations[0]
+    assert crowd.id == 900100037777 and crowd.iscrowd
+    assert isinstance(crowd.shape, Mask) and crowd.shape.area == 22
+    assert ds.samples[2].extra["coco"]["x_custom_split"] == "holdout"
+    assert ds.stats()["per_shape"] == {"polygon": 3, "mask": 1}
+
+
+def test_sample_pixels_match_pycocotools():
+    ds = annoconv.load(SAMPLE)
+    api = COCO(str(SAMPLE))
+    for s in ds.samples:
+        for a in s.annotations:
+            ours = geometry.shapes_to_rles([a.shape], s.height, s.width)[0]
+            np.testing.assert_array_equal(rle.decode(ours), api.annToMask(api.anns[a.id]).astype(bool))
+
+
+# ---- round trips --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("generic", [False, True], ids=["records", "model"])
+def test_round_trip_exact(tmp_path, generic):
+    ds = annoconv.load(SAMPLE)
+    doc, report = write_and_reload(materialized(ds) if generic else ds, tmp_path)
+    source = json.loads(SAMPLE.read_text())
+    assert doc == source
+    assert list(doc) == list(source)
+    # key order follows the file's first object (the sample's crowd annotation lists
+    # num_keypoints before keypoints, the other person the reverse: one order is kept)
+    first = list(source["annotations"][0])
+    for a in doc["annotations"]:
+        assert [k for k in a if k in first] == first
+    assert [list(i)[:7] for i in doc["images"]] == [list(i)[:7] for i in source["images"]]
+    assert report.lossless and report.annotations == 4
+
+
+def test_round_trip_keeps_numbers_and_unknown_keys(tmp_path):
+    src = {
+        "type": "instances",
+        "images": [{"id": 2, "file_name": "b.png", "width": 10, "height": 10, "site": {"x": 1}}],
+        "annotations": [
+            {"id": 5, "image_id": 2, "category_id": 1, "iscrowd": 0, "area": 12,
+             "bbox": [0.1, 0.2, 0.7, 0.1], "segmentation": [[1, 1, 4, 1.5, 4, 4]],
+             "attributes": {"occluded": True}, "source": "cvat"},
+            {"id": 6, "image_id": 2, "category_id": 1, "iscrowd": False,
+             "segmentation": {"counts": [0, 3, 97], "size": [10, 10]}, "bbox": [0, 0, 1, 3],
+             "area": 3},
+        ],
+        "categories": [{"id": 1, "name": "a", "supercategory": None, "color": "red"}],
+    }
+    p = tmp_path / "in.json"
+    p.write_text(json.dumps(src))
+    ds = annoconv.load(p)
+    a5 = ds.samples[0].annotations[0]
+    assert a5.attributes == {"occluded": True} and a5.extra["coco"]["source"] == "cvat"
+    for generic in (False, True):
+        doc, _ = write_and_reload(materialized(ds) if generic else ds, tmp_path)
+        assert doc == src
+        seg = doc["annotations"][0]["segmentation"][0]
+        assert [type(v) for v in seg[:4]] == [int, int, int, float]
+        assert type(doc["annotations"][0]["area"]) is int
+        assert doc["annotations"][1]["iscrowd"] is False
+
+
+@st.composite
+def coco_documents(draw):
+    n_img = draw(st.integers(1, 3))
+    images, anns = [], []
+    cat_ids = draw(st.lists(st.integers(1, 300), min_size=1, max_size=3, unique=True))
+    next_id = draw(st.integers(1, 2**40))
+    for k in range(n_img):
+        h, w = draw(st.integers(1, 12)), draw(st.integers(1, 12))
+        iid = draw(st.integers(1, 10**9)) * 10 + k
+        images.append({"id": iid, "file_name": f"{k}.jpg", "height": h, "width": w})
+        for _ in range(draw(st.integers(0, 3))):
+            kind = draw(st.sampled_from(["poly", "rle", "urle", "box"]))
+            ann = {"id": next_id, "image_id": iid, "category_id": draw(st.sampled_from(cat_ids)),
+                   "iscrowd": 0}
+            next_id += draw(st.integers(1, 5))
+            if kind == "poly":
+                ann["segmentation"] = draw(polygon_parts())
+            elif kind in ("rle", "urle"):
+                m = draw(masks(max_side=1))  # shape replaced below
+                m = np.resize(m, (h, w)) if m.size else np.zeros((h, w), bool)
+                obj = rle.to_coco(rle.encode(m), compressed=kind == "rle")
+                ann["segmentation"] = obj
+                ann["iscrowd"] = 1
+            else:
+                ann["segmentation"] = []
+            ann["area"] = draw(st.one_of(st.integers(0, 100), st.floats(0, 100)))
+            ann["bbox"] = [draw(st.floats(-5, 20)), draw(st.floats(-5, 20)),
+                           draw(st.floats(0, 20)), draw(st.integers(0, 20))]
+            anns.append(ann)
+    order = draw(st.permutations(list(range(len(anns)))))
+    return {"images": images, "annotations": [anns[i] for i in order],
+            "categories": [{"id": c, "name": f"c{c}", "supercategory": "s"} for c in cat_ids]}
+
+
+@given(coco_documents())
+def test_generated_documents_round_trip(doc):
+    data = json.dumps(doc).encode()
+    ds = coco.parse(data, "gen.json")
+    for source in (ds, materialized(ds)):
+        out = json.loads(coco.dumps(coco.emit(source)))
+        assert out == doc
+        assert [list(a) for a in out["annotations"]] == [list(a) for a in doc["annotations"]]
+
+
+def test_iter_samples_streams_the_same_samples():
+    assert tuple(coco.iter_samples(SAMPLE)) == tuple(annoconv.load(SAMPLE).samples)
+
+
+# ---- writing from other models: pycocotools is the oracle ---------------------------------
+
+
+def other_format_dataset() -> Dataset:
+    m = np.zeros((30, 40), bool)
+    m[5:20, 5:25] = True
+    m[10:14, 10:14] = False  # a hole
+    blob = np.zeros((30, 40), bool)
+    blob[2:8, 30:38] = True
+    anns = (
+        Annotation(id="uuid-1", category_id=2, shape=Mask.from_array(m), z_index=2),
+        Annotation(id="uuid-2", category_id=2, shape=Mask.from_array(blob)),
+        Annotation(id=None, category_id=5, shape=Box(x0=1, y0=1, x1=10, y1=6)),
+        Annotation(id=None, category_id=5, shape=Box(x0=10, y0=10, x1=20, y1=14, rotation=30)),
+        Annotation(id=None, category_id=5, shape=polygon_with_hole),
+        Annotation(id=None, category_id=5, shape=Polygon.from_coco([[20, 20, 30, 20, 25, 28]])),
+        Annotation(id=None, category_id=5, shape=Ellipse(cx=30, cy=20, rx=4, ry=3)),
+        Annotation(id=None, category_id=5, shape=Polyline(points=[[0, 0], [5, 5]])),
+        Annotation(id=None, category_id=7, shape=Keypoints(points=[[3, 4], [0, 0]], visibility=[2, 0])),
+    )
+    cats = (Category(id=2, name="blob", color=(255, 0, 0, 255)), Category(id=5, name="shape"),
+            Category(id=7, name="pose", keypoint_names=("a", "b"), skeleton=((1, 2),)))
+    return Dataset(categories=cats, samples=(
+        Sample(id="img-a", file_name="a.png", width=40, height=30, status=Status.DONE,
+               tags=("sunny",), annotations=anns),
+        Sample(id="img-b", file_name="b.png", width=40, height=30),
+    ), info={"name": "demo"})
+
+
+@pytest.mark.parametrize("mask_as", ["rle", "polygon"])
+def test_write_other_model_loads_in_pycocotools(tmp_path, mask_as):
+    ds = other_format_dataset()
+    out = tmp_path / "out.json"
+    report = annoconv.save(ds, out, "coco", mask_as=mask_as)
+    doc = json.loads(out.read_text())
+    api = COCO(str(out))
+    assert [a["id"] for a in doc["annotations"]] == list(range(1, 9))  # never 0
+    assert [i["id"] for i in doc["images"]] == [1, 2]
+    assert report.count("shape_dropped") == 1  # the polyline
+    assert report.count("rotation_applied") == 1 and report.count("shape_converted") == 1
+    assert report.count("hole_to_rle") == (2 if mask_as == "polygon" else 1)
+    assert report.count("mask_to_polygon") == (1 if mask_as == "polygon" else 0)
+    assert report.count("status_unmapped") == 1 and report.count("tag_dropped") == 1
+    assert report.count("z_index_dropped") == 1
+    # pixels: what pycocotools rasterises equals our model's pixels
+    kept = [a for a in ds.samples[0].annotations if not isinstance(a.shape, Polyline)]
+    for written, a in zip(doc["annotations"], kept, strict=True):
+        if not written["segmentation"]:
+            continue
+        ours = geometry.shapes_to_rles([a.shape], 30, 40)[0]
+        if isinstance(a.shape, Ellipse):
+            ours = geometry.polygon_to_rle(geometry.ellipse_to_polygon(a.shape), 30, 40)
+        theirs = api.annToMask(api.anns[written["id"]]).astype(bool)
+        np.testing.assert_array_equal(rle.decode(ours), theirs)
+    box = doc["annotations"][2]
+    assert box["segmentation"] == [] and box["bbox"] == [1, 1, 9, 5] and box["area"] == 45
+    mask = doc["annotations"][0]
+    assert mask["area"] == int(ds.samples[0].annotations[0].shape.area)
+    assert mask["bbox"] == [5.0, 5.0, 20.0, 15.0]
+    kp = doc["annotations"][-1]
+    assert kp["keypoints"] == [3, 4, 2, 0, 0, 0] and kp["num_keypoints"] == 1
+    assert doc["categories"][2]["keypoints"] == ["a", "b"]
+    assert doc["info"]["description"].startswith("demo (converted by annoconv")
+
+
+def test_keep_extra_round_trips_model_fields(tmp_path):
+    ds = other_format_dataset()
+    out = tmp_path / "out.json"
+    annoconv.save(ds, out, "coco", keep_extra=True)
+    back = annoconv.load(out)
+    s = back.samples[0]
+    assert s.status is Status.DONE and s.tags == ("sunny",)
+    assert s.annotations[0].z_index == 2
+
+
+def test_holes_drop_option(tmp_path):
+    ds = Dataset(categories=(Category(id=1, name="a"),), samples=(
+        Sample(id=1, file_name="a", width=8, height=8,
+               annotations=(Annotation(id=1, category_id=1, shape=polygon_with_hole),)),))
+    doc, report = write_and_reload(ds, tmp_path, holes="drop")
+    assert doc["annotations"][0]["segmentation"] == [[0, 0, 6, 0, 6, 6, 0, 6]]
+    assert report.count("hole_dropped") == 1
+
+
+def test_computed_area_modes(tmp_path):
+    tri = Polygon.from_coco([[0.5, 0.5, 9.5, 0.5, 0.5, 9.5]])
+    ds = Dataset(categories=(Category(id=1, name="a"),), samples=(
+        Sample(id=1, file_name="a", width=12, height=12,
+               annotations=(Annotation(id=1, category_id=1, shape=tri),)),))
+    pixels, _ = write_and_reload(ds, tmp_path)
+    shoelace, _ = write_and_reload(ds, tmp_path, area="shoelace")
+    assert pixels["annotations"][0]["area"] == rle.area(geometry.polygon_to_rle(tri, 12, 12))
+    assert shoelace["annotations"][0]["area"] == 40.5
+    assert pixels["annotations"][0]["bbox"] == [0.5, 0.5, 9.0, 9.0]
+
+
+def test_mask_without_image_size_is_a_conversion_error(tmp_path):
+    ds = Dataset(categories=(Category(id=1, name="a"),), samples=(
+        Sample(id=1, file_name="a", annotations=(
+            Annotation(id=1, category_id=1, shape=polygon_with_hole),)),))
+    with pytest.raises(ConversionError, match="the image has no width/height"):
+        annoconv.save(ds, tmp_path / "x.json", "coco")
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_failed_write_leaves_previous_file(tmp_path, monkeypatch):
+    out = tmp_path / "out.json"
+    out.write_text("previous")
+
+    def boom(*a, **k):
+        raise RuntimeError("encoder failed")
+
+    monkeypatch.setattr(coco, "dumps", boom)
+    with pytest.raises(RuntimeError):
+        annoconv.save(annoconv.load(SAMPLE), out, "coco")
+    assert out.read_text() == "previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+# ---- malformed input ------------------------------------------------------------------------
+
+BASE = {"images": [{"id": 1, "file_name": "a.jpg", "height": 4, "width": 6}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 2, 0, 2, 2]],
+                         "area": 2, "bbox": [0, 0, 2, 2], "iscrowd": 0}],
+        "categories": [{"id": 1, "name": "a"}]}
+
+
+def with_annotation(**changes):
+    doc = json.loads(json.dumps(BASE))
+    doc["annotations"][0].update(changes)
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (with_annotation(segmentation=[[0, 0, 2, 0, 2]]), "$.annotations[0].segmentation: part 0 has 5 values; expected an even count >= 6"),
+        (with_annotation(segmentation=[[0, 0, 2, 0]]), "$.annotations[0].segmentation: part 0 has 4 values; expected an even count >= 6"),
+        (with_annotation(segmentation=[0, 0, 2, 0, 2, 2]), "$.annotations[0].segmentation: expected a list of polygon parts [[x, y, ...], ...], got a flat list"),
+        (with_annotation(segmentation=[["a", 0, 2, 0, 2, 2]]), "$.annotations[0].segmentation: part 0 holds something other than numbers"),
+        (with_annotation(segmentation=5), "$.annotations[0].segmentation: expected a polygon list or an RLE object, got an integer"),
+        (with_annotation(segmentation={"size": [4, 6], "counts": [5, 2]}), "$.annotations[0].segmentation: counts sum to 7, expected height*width = 4*6 = 24"),
+        (with_annotation(segmentation={"size": [4, 6], "counts": "52160J4x"}), "$.annotations[0].segmentation: compressed counts string has character 'x' at offset 7; expected characters '0' to 'o' (codes 48-111)"),
+        (with_annotation(segmentation={"size": [5, 6], "counts": [30]}), "$.annotations[0].segmentation.size: RLE size [5, 6] differs from the image's [height, width] = [4, 6]"),
+        (with_annotation(id="seven"), "$.annotations[0].id: expected an integer, got a string"),
+        (with_annotation(image_id=9), "$.annotations[0].image_id: image id 9 is not in $.images (strict=False skips it)"),
+        (with_annotation(category_id=4), "$.annotations[0].category_id: category id 4 is not in $.categories (strict=False keeps it)"),
+        (with_annotation(bbox=[0, 0, 2]), "$.annotations[0].bbox: expected [x, y, width, height], got 3 values"),
+        (with_annotation(bbox=[0, 0, -2, 2]), "$.annotations[0].bbox: width and height must be >= 0, got [0, 0, -2, 2]"),
+        (with_annotation(keypoints=[1, 2]), "$.annotations[0].keypoints: 2 values; expected (x, y, v) triplets"),
+        ({**BASE, "images": [{"file_name": "a.jpg"}]}, "$.images[0]: missing key 'id'"),
+        ({**BASE, "images": [BASE["images"][0], BASE["images"][0]]}, "$.images[1].id: image id 1 appears more than once"),
+        ({**BASE, "categories": [{"id": "x", "name": "a"}]}, "$.categories[0].id: expected an integer, got a string"),
+        ({**BASE, "images": {"id": 1}}, "$.images: expected an array, got an object"),
+        ([BASE], "expected an object, got an array"),
+    ],
+)
+def test_malformed(tmp_path, doc, message):
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(doc))
+    out = tmp_path / "out.json"
+    with pytest.raises(ParseError) as info:
+        annoconv.convert(p, out, "coco", from_="coco")
+    assert str(info.value) == f"{p}: {message}"
+    assert not out.exists()
+
+
+def test_unknown_keys_do_not_hide_errors(tmp_path):
+    doc = with_annotation(extra_key=1, bbox=[0, 0, 2])
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(doc))
+    with pytest.raises(ParseError, match=r"\$\.annotations\[0\]\.bbox: expected \[x, y, width, height\]"):
+        annoconv.load(p)
+
+
+def test_non_strict_skips_and_counts(tmp_path):
+    doc = with_annotation(image_id=9)
+    p = tmp_path / "in.json"
+    p.write_text(json.dumps(doc))
+    report = annoconv.ConversionReport()
+    ds = annoconv.load(p, report=report, strict=False)
+    assert ds.stats()["annotations"] == 0 and report.count("reference_missing") == 1
+    out, _ = write_and_reload(ds, tmp_path)
+    assert out["annotations"] == []
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{"images": [{"id": 1,', "invalid JSON at line 1 column 22: Expecting property name enclosed in double quotes"),
+        (b'{"images": [{"id": 1, "file_name": "\xff"}]}', "not UTF-8 text: byte 0xff at offset 36"),
+    ],
+)
+def test_syntax_errors(tmp_path, data, message):
+    p = tmp_path / "bad.json"
+    p.write_bytes(data)
+    with pytest.raises(ParseError) as info:
+        annoconv.load(p, "coco")
+    assert str(info.value) == f"{p}: {message}"
+
+
+@pytest.mark.parametrize("cut", [1, 10, 100, 500, -2])
+def test_truncated_file(tmp_path, cut):
+    data = SAMPLE.read_bytes()
+    p = tmp_path / "cut.json"
+    p.write_bytes(data[:cut])
+    with pytest.raises(ParseError, match="invalid JSON at line"):
+        annoconv.load(p, "coco")
+
+
+def test_other_formats_are_not_detected_as_coco(tmp_path):
+    p = tmp_path / "x.json"
+    p.write_text('{"project_name": "x", "label_classes": [], "images": []}')
+    assert coco.sniff(p, p.read_bytes()) < 2
+
+
+def test_schema_validation(tmp_path):
+    annoconv.load(SAMPLE, validate=True)
+    doc = with_annotation(area=-1)
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(doc))
+    with pytest.raises(ParseError) as info:
+        annoconv.load(p, validate=True)
+    assert str(info.value) == f"{p}: $.annotations[0].area: -1 is less than the minimum of 0"
+
+
+# ---- panoptic -------------------------------------------------------------------------------
+
+
+def panoptic_dataset() -> Dataset:
+    lab = np.zeros((12, 16), np.int64)
+    lab[:6] = 1  # sky (stuff)
+    lab[7:11, 2:6] = 2  # car 1
+    lab[7:11, 8:12] = 3  # car 2
+    labels = rle.encode_labels(lab)
+    anns = (
+        Annotation(id=1, category_id=184, shape=Mask(rle=labels[1])),
+        Annotation(id=2, category_id=3, shape=Mask(rle=labels[2])),
+        Annotation(id=3, category_id=3, shape=Mask(rle=labels[3]), iscrowd=True),
+    )
+    cats = (Category(id=3, name="car", color=(0, 0, 142)),
+            Category(id=184, name="sky", kind="stuff", color=(70, 130, 180)))
+    return Dataset(categories=cats, samples=(
+        Sample(id=42, file_name="000042.jpg", width=16, height=12, annotations=anns),))
+
+
+def test_panoptic_write_read_round_trip(tmp_path):
+    ds = panoptic_dataset()
+    out = tmp_path / "panoptic_val.json"
+    report = annoconv.save(ds, out, "coco-panoptic")
+    assert report.files == ["panoptic_val.json", "panoptic_val/000042.png"]
+    doc = json.loads(out.read_text())
+    assert doc["categories"] == [
+        {"id": 3, "name": "car", "supercategory": "", "isthing": 1, "color": [0, 0, 142]},
+        {"id": 184, "name": "sky", "supercategory": "", "isthing": 0, "color": [70, 130, 180]}]
+    seg = doc["annotations"][0]["segments_info"]
+    assert seg == [
+        {"id": 1, "category_id": 184, "area": 96, "bbox": [0, 0, 16, 6], "iscrowd": 0},
+        {"id": 2, "category_id": 3, "area": 16, "bbox": [2, 7, 4, 4], "iscrowd": 0},
+        {"id": 3, "category_id": 3, "area": 16, "bbox": [8, 7, 4, 4], "iscrowd": 1}]
+    from PIL import Image
+
+    png = np.asarray(Image.open(tmp_path / "panoptic_val" / "000042.png"))
+    png = png.astype(np.uint32)
+    ids = png[..., 0] + 256 * png[..., 1] + 65536 * png[..., 2]
+    assert set(np.unique(ids).tolist()) == {0, 1, 2, 3}
+    assert annoconv.detect_format(out) == "coco-panoptic"
+    back = annoconv.load(out)
+    assert back.category_by_id(184).kind == "stuff"
+    for a, b in zip(back.samples[0].annotations, ds.samples[0].annotations, strict=True):
+        assert a.shape == b.shape and a.category_id == b.category_id and a.iscrowd == b.iscrowd
+    out2 = tmp_path / "again" / "panoptic_val.json"
+    annoconv.save(back, out2, "coco-panoptic")
+    assert json.loads(out2.read_text()) == doc
+    assert (tmp_path / "again" / "panoptic_val" / "000042.png").read_bytes() == (tmp_path / "panoptic_val" / "000042.png").read_bytes()
+
+
+def test_panoptic_to_instances_matches_pycocotools(tmp_path):
+    ds = panoptic_dataset()
+    out = tmp_path / "instances.json"
+    annoconv.save(ds, out, "coco")
+    api = COCO(str(out))
+    for a in ds.samples[0].annotations:
+        np.testing.assert_array_equal(api.annToMask(api.anns[a.id]).astype(bool), a.shape.to_array())
+
+
+def test_panoptic_overlaps_are_flattened_and_counted(tmp_path):
+    full = rle.encode(np.ones((4, 4), bool))
+    corner = rle.encode(np.eye(4, dtype=bool))
+    ds = Dataset(categories=(Category(id=1, name="a"),), samples=(
+        Sample(id=1, file_name="x.jpg", width=4, height=4, annotations=(
+            Annotation(id=1, category_id=1, shape=Mask(rle=full), z_index=0),
+            Annotation(id=2, category_id=1, shape=Mask(rle=corner), z_index=1),
+            Annotation(id=3, category_id=1, shape=Mask(rle=corner), z_index=0))),))
+    report = annoconv.save(ds, tmp_path / "p.json", "coco-panoptic")
+    segs = json.loads((tmp_path / "p.json").read_text())["annotations"][0]["segments_info"]
+    assert [(s["id"], s["area"]) for s in segs] == [(1, 12), (2, 4)]
+    assert report.count("overlap_hidden") == 2 and report.count("shape_dropped") == 1
+
+
+def test_panoptic_unlisted_ids_are_errors(tmp_path):
+    ds = panoptic_dataset()
+    out = tmp_path / "p.json"
+    annoconv.save(ds, out, "coco-panoptic")
+    doc = json.loads(out.read_text())
+    doc["annotations"][0]["segments_info"].pop()
+    out.write_text(json.dumps(doc))
+    with pytest.raises(ParseError, match=r"segment ids \[3\] are in the PNG but not in \$\.annotations\[0\]\.segments_info"):
+        annoconv.load(out)
+    report = annoconv.ConversionReport()
+    back = annoconv.load(out, strict=False, report=report)
+    assert len(back.samples[0].annotations) == 2 and report.count("reference_missing") == 1
+
+
+# ---- command line on the fixture --------------------------------------------------------------
+
+
+def test_cli_on_fixture(tmp_path, capsys):
+    from annoconv import cli
+
+    out = tmp_path / "out.json"
+    assert cli.main(["convert", str(SAMPLE), str(out), "--to", "coco"]) == 0
+    assert json.loads(out.read_text()) == json.loads(SAMPLE.read_text())
+    assert cli.main(["info", str(SAMPLE)]) == 0
+    assert "samples: 3, annotations: 4, categories: 4" in capsys.readouterr().out
+    assert cli.main(["validate", str(SAMPLE)]) == 0
+    assert "valid coco (3 samples, 4 annotations)" in capsys.readouterr().out
