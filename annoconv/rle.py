@@ -544,24 +544,13 @@ def to_string(counts: npt.ArrayLike) -> str:
     v = c.copy()
     if c.size > 3:
         v[3:] -= c[1:-2]
-    # Number of 5-bit groups: the smallest k with -2^(5k-1) <= v < 2^(5k-1).
-    mag = np.where(v < 0, ~v, v)  # bits needed by v, less the sign bit
-    ngroups = np.searchsorted(_GROUP_LIMITS, mag, side="right") + 1
-    ends = np.cumsum(ngroups)
-    starts = ends - ngroups
-    out = np.empty(int(ends[-1]), np.uint8)
-    # First groups of all values in one pass; the few values that need more groups
-    # (|v| >= 16) get theirs from a small (values x levels) table.
-    out[starts] = (v & 0x1F) + 48 + ((ngroups > 1) << 5)
-    big = np.flatnonzero(ngroups > 1)
-    if big.size:
-        levels = np.arange(1, int(ngroups[big].max()))
-        table = (v[big, None] >> (5 * levels)) & 0x1F
-        more = levels < (ngroups[big, None] - 1)
-        table += 48 + (more << 5)
-        inside = levels < ngroups[big, None]
-        rows, cols = np.nonzero(inside)
-        out[starts[big[rows]] + levels[cols]] = table[rows, cols]
+    # groups per value: the smallest k with -2^(5k-1) <= v < 2^(5k-1)
+    ngroups = np.searchsorted(_GROUP_LIMITS, np.where(v < 0, ~v, v), side="right") + 1
+    level = np.arange(int(ngroups.max()))[:, None]
+    # one row per group level (long inner loops), then read out value by value
+    groups = (v >> _GROUP_SHIFTS[: level.size, None]) & 0x1F
+    groups += 48 + ((level < ngroups - 1) << 5)
+    out = groups.T[(level < ngroups).T].astype(np.uint8)
     return out.tobytes().decode("ascii")
 
 
@@ -605,14 +594,12 @@ def from_string(
     ngroups = last - first + 1
     if int(ngroups.max()) > 7:
         raise RLEError(message="compressed counts string holds a value over 35 bits")
-    value_of = np.repeat(np.arange(last.size), ngroups)
-    k = np.arange(g.size) - first[value_of]
-    vals = np.add.reduceat((g & 0x1F) << (5 * k), first)
-    neg = (g[last] & 0x10) != 0
-    vals[neg] -= np.left_shift(1, 5 * ngroups[neg])
-    counts = vals
-    if counts.size > 3:
-        counts = counts.copy()
+    # values from their groups, one row per group level
+    level = np.arange(int(ngroups.max()))[:, None]
+    pos = np.minimum(first + level, g.size - 1)
+    counts = (np.where(level < ngroups, g[pos] & 0x1F, 0) << _GROUP_SHIFTS[: level.size, None]).sum(axis=0)
+    counts -= ((g[last] & 0x10) != 0) << (5 * ngroups)  # sign-extend negative values
+    if counts.size > 3:  # from index 3 on a value is the delta to the count two places back
         counts[2::2] = np.cumsum(counts[2::2])
         counts[1::2] = np.cumsum(counts[1::2])
     if int(counts.min()) < 0:

@@ -60,7 +60,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 import numpy as np
@@ -108,6 +108,9 @@ _IMAGE_KEYS = ("id", "file_name", "height", "width")
 _IMAGE_EXTRA_KEYS = ("license", "coco_url", "flickr_url", "date_captured")
 _OPT = UnsetType
 
+_SIZE = Annotated[int, msgspec.Meta(ge=0)] | Annotated[float, msgspec.Meta(ge=0)]
+_BBOX = tuple[int | float, int | float, _SIZE, _SIZE]  # [x, y, width, height], checked in C
+
 # Field types of the records; a record type is made per key order (the first object's), so
 # that encoding a record gives its keys back in the file's order.
 _IMAGE_FIELDS: dict[str, Any] = {
@@ -117,7 +120,7 @@ _IMAGE_FIELDS: dict[str, Any] = {
 }
 _ANN_FIELDS: dict[str, Any] = {
     "id": int, "image_id": int, "category_id": int | _OPT, "segmentation": Raw | _OPT,
-    "area": int | float | _OPT, "bbox": list[int | float] | _OPT, "iscrowd": int | bool | _OPT,
+    "area": int | float | _OPT, "bbox": _BBOX | _OPT, "iscrowd": int | bool | _OPT,
     "keypoints": list[int | float] | _OPT, "num_keypoints": int | _OPT,
     "score": int | float | _OPT, "attributes": dict[str, Any] | _OPT,
     "annoconv": dict[str, Any] | _OPT,
@@ -164,6 +167,10 @@ def _msgspec_error(e: msgspec.ValidationError, file: Any, prefix: str = "") -> P
     if t:
         want = " or ".join(_TYPE_NAMES.get(w.strip(), w.strip()) for w in t.group(1).split("|"))
         text = f"expected {want}, got {_TYPE_NAMES.get(t.group(2), t.group(2))}"
+    elif text.startswith("Expected `array` of length 4") and pointer and pointer.endswith(".bbox"):
+        text = "expected [x, y, width, height]: 4 numbers"
+    elif re.match(r"Expected `(int|float)` >= 0", text) and pointer and ".bbox[" in pointer:
+        text = "bbox width and height must be >= 0"
     elif text.startswith("Object missing required field"):
         field = re.search(r"`(.+?)`", text)
         text = f"missing key {field.group(1)!r}" if field else text
@@ -208,6 +215,72 @@ def _check_polygon_text(text: bytes) -> str | None:
         if n < 6 or n % 2:
             return f"part {i} has {n} values; expected an even count >= 6"
     return None
+
+
+_POLYGON_CHARS = b"0123456789.eE+-,[]\x00"
+
+
+def _first_bad_polygon(indices: Sequence[int], anns: Sequence[Any]) -> int | None:
+    """The first annotation index whose segmentation text :func:`_check_polygon_text`
+    rejects, or None: the same verdict, vectorized over chunks of polygons (the texts are
+    valid JSON already: msgspec parsed them)."""
+    chunk = 4096
+    for s in range(0, len(indices), chunk):
+        part = indices[s : s + chunk]
+        joined = b"\x00".join([anns[i].segmentation for i in part]).translate(None, _WS)
+        bad = _first_bad_in_chunk(joined, len(part))
+        if bad is not None:
+            return part[bad]
+    return None
+
+
+def _first_bad_in_chunk(joined: bytes, n: int) -> int | None:
+    if joined.translate(None, _POLYGON_CHARS):
+        return _first_bad_slowly(joined)
+    b = np.frombuffer(joined, np.uint8)
+    sep = np.flatnonzero(b == 0)
+    starts = np.concatenate(([0], sep + 1))
+    ends = np.concatenate((sep, [b.size]))  # exclusive
+    if ((ends - starts) < 4).any():  # shorter than [[]]
+        return _first_bad_slowly(joined)
+    opens = np.flatnonzero(b == 91)
+    closes = np.flatnonzero(b == 93)
+    commas = np.flatnonzero(b == 44)
+    # Every text is one complete JSON value, so its brackets balance: removing each text's
+    # first "[" and last "]" leaves the parts' brackets, paired in order.
+    bad = ~((b[starts] == 91) & (b[starts + 1] == 91) & (b[ends - 1] == 93) & (b[ends - 2] == 93))
+    pid_o = np.searchsorted(starts, opens, side="right") - 1
+    pid_c = np.searchsorted(starts, closes, side="right") - 1
+    part_open = opens[opens != starts[pid_o]]
+    part_close = closes[closes != ends[pid_c] - 1]
+    if part_open.size != part_close.size:  # pragma: no cover - impossible for valid JSON
+        return _first_bad_slowly(joined)
+    pid = np.searchsorted(starts, part_open, side="right") - 1
+    # parts are flat and follow each other as "],[": open < close < next open
+    ok = part_close > part_open + 1  # non-empty
+    if part_open.size > 1:
+        ok[:-1] &= part_close[:-1] < part_open[1:]
+    after = part_close + 1
+    last_of_text = after == ends[pid] - 1
+    top = b.size - 1
+    between = (b[np.minimum(after, top)] == 44) & (b[np.minimum(after + 1, top)] == 91)
+    values = np.searchsorted(commas, part_close) - np.searchsorted(commas, part_open) + 1
+    ok &= (last_of_text | between) & (values >= 6) & (values % 2 == 0)
+    bad[pid[~ok]] = True
+    # the first part opens right after the text's own "["
+    first = np.minimum(np.searchsorted(part_open, starts + 1), max(part_open.size - 1, 0))
+    if part_open.size:
+        bad |= part_open[first] != starts + 1
+    else:
+        bad[:] = True
+    return int(np.argmax(bad)) if bad.any() else None
+
+
+def _first_bad_slowly(joined: bytes) -> int | None:
+    for i, text in enumerate(joined.split(b"\x00")):
+        if _check_polygon_text(text) is not None:
+            return i
+    return None  # pragma: no cover - the fast check found a problem
 
 
 def _kind(v: Any) -> str:
@@ -379,7 +452,10 @@ class _Records:
         self.masks: dict[int, Mask] = {}
         self.rle_notes: dict[int, dict[str, Any]] = {}
         self.skipped: list[int] = []
-        for i, a in enumerate(anns):
+        self._polygons: list[int] = []
+        polygons = self._polygons
+        masks_at = self._check_rle
+        for i, a in enumerate(anns):  # once per annotation: kept lean
             j = index.get(a.image_id)
             if j is None:
                 if strict:
@@ -390,14 +466,29 @@ class _Records:
                 self.skipped.append(i)
                 continue
             cid = a.category_id
-            if cat_ids and cid is not UNSET and cid not in cat_ids:
+            if cid not in cat_ids and cat_ids and cid is not UNSET:
                 if strict:
                     raise ParseError(file, json_pointer("annotations", i, "category_id"),
                                      f"category id {cid} is not in $.categories (strict=False keeps it)")
                 if report is not None:
                     report.add("reference_missing", where=json_pointer("annotations", i))
-            self._check(a, i, self.sizes[j])
+            seg = a.segmentation
+            if seg is not UNSET:
+                text = bytes(seg)
+                if text[:1] == b"[":
+                    if text != b"[]":
+                        polygons.append(i)  # checked in one batch below
+                else:
+                    masks_at(text, i, self.sizes[j])
+            if a.keypoints is not UNSET and len(a.keypoints) % 3:
+                raise ParseError(file, json_pointer("annotations", i, "keypoints"),
+                                 f"{len(a.keypoints)} values; expected (x, y, v) triplets")
             per_image[j].append(i)
+        bad = _first_bad_polygon(polygons, anns)
+        if bad is not None:
+            raise ParseError(file, json_pointer("annotations", bad, "segmentation"),
+                             _check_polygon_text(bytes(anns[bad].segmentation)) or "invalid polygon")
+        del self._polygons
         self.per_image = per_image
         kept_order = [i for js in per_image for i in js]
         self.file_order_is_image_order = kept_order == sorted(kept_order)
@@ -415,30 +506,6 @@ class _Records:
         self.info = {NS: info}
 
     # validation (eager, no model objects) ------------------------------------------------
-
-    def _check(self, a: Any, i: int, size: tuple[int, int] | None) -> None:
-        seg = a.segmentation
-        if seg is not UNSET:
-            text = bytes(seg)
-            head = text[:1]
-            if head == b"[":
-                if text != b"[]":
-                    why = _check_polygon_text(text)
-                    if why is not None:
-                        raise ParseError(self.file, json_pointer("annotations", i, "segmentation"), why)
-            else:
-                self._check_rle(text, i, size)
-        bbox = a.bbox
-        if bbox is not UNSET:
-            if len(bbox) != 4:
-                raise ParseError(self.file, json_pointer("annotations", i, "bbox"),
-                                 f"expected [x, y, width, height], got {len(bbox)} values")
-            if bbox[2] < 0 or bbox[3] < 0:
-                raise ParseError(self.file, json_pointer("annotations", i, "bbox"),
-                                 f"width and height must be >= 0, got {bbox}")
-        if a.keypoints is not UNSET and len(a.keypoints) % 3:
-            raise ParseError(self.file, json_pointer("annotations", i, "keypoints"),
-                             f"{len(a.keypoints)} values; expected (x, y, v) triplets")
 
     def _check_rle(self, text: bytes, i: int, size: tuple[int, int] | None) -> None:
         ptr = json_pointer("annotations", i, "segmentation")

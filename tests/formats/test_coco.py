@@ -344,8 +344,8 @@ def with_annotation(**changes):
         (with_annotation(id="seven"), "$.annotations[0].id: expected an integer, got a string"),
         (with_annotation(image_id=9), "$.annotations[0].image_id: image id 9 is not in $.images (strict=False skips it)"),
         (with_annotation(category_id=4), "$.annotations[0].category_id: category id 4 is not in $.categories (strict=False keeps it)"),
-        (with_annotation(bbox=[0, 0, 2]), "$.annotations[0].bbox: expected [x, y, width, height], got 3 values"),
-        (with_annotation(bbox=[0, 0, -2, 2]), "$.annotations[0].bbox: width and height must be >= 0, got [0, 0, -2, 2]"),
+        (with_annotation(bbox=[0, 0, 2]), "$.annotations[0].bbox: expected [x, y, width, height]: 4 numbers"),
+        (with_annotation(bbox=[0, 0, -2, 2]), "$.annotations[0].bbox[2]: bbox width and height must be >= 0"),
         (with_annotation(keypoints=[1, 2]), "$.annotations[0].keypoints: 2 values; expected (x, y, v) triplets"),
         ({**BASE, "images": [{"file_name": "a.jpg"}]}, "$.images[0]: missing key 'id'"),
         ({**BASE, "images": [BASE["images"][0], BASE["images"][0]]}, "$.images[1].id: image id 1 appears more than once"),
@@ -368,7 +368,7 @@ def test_unknown_keys_do_not_hide_errors(tmp_path):
     doc = with_annotation(extra_key=1, bbox=[0, 0, 2])
     p = tmp_path / "bad.json"
     p.write_text(json.dumps(doc))
-    with pytest.raises(ParseError, match=r"\$\.annotations\[0\]\.bbox: expected \[x, y, width, height\]"):
+    with pytest.raises(ParseError, match=r"\$\.annotations\[0\]\.bbox: expected \[x, y, width, height\]: 4 numbers"):
         annoconv.load(p)
 
 
@@ -524,3 +524,26 @@ def test_cli_on_fixture(tmp_path, capsys):
     assert "samples: 3, annotations: 4, categories: 4" in capsys.readouterr().out
     assert cli.main(["validate", str(SAMPLE)]) == 0
     assert "valid coco (3 samples, 4 annotations)" in capsys.readouterr().out
+
+
+# ---- the vectorized polygon check agrees with the one-polygon check ------------------------
+
+
+@st.composite
+def polygon_texts(draw):
+    number = st.one_of(st.integers(-50, 50), st.floats(-50, 50, allow_nan=False).map(lambda v: round(v, 2)))
+    element = st.one_of(number, number, number, st.just("a"), st.none(), st.lists(number, max_size=2))
+    part = st.lists(st.one_of(number, element) if draw(st.booleans()) else number, max_size=10)
+    value = draw(st.one_of(st.lists(part, min_size=1, max_size=3), st.lists(number, min_size=6, max_size=6)))
+    sep = draw(st.sampled_from([(",", ":"), (", ", ": ")]))
+    return json.dumps(value, separators=sep).encode()
+
+
+@given(st.lists(polygon_texts(), min_size=1, max_size=6))
+def test_batch_polygon_check_agrees(texts):
+    class A:
+        def __init__(self, t):
+            self.segmentation = t
+
+    expected = next((i for i, t in enumerate(texts) if coco._check_polygon_text(t) is not None), None)
+    assert coco._first_bad_polygon(list(range(len(texts))), [A(t) for t in texts]) == expected
