@@ -842,7 +842,11 @@ class _Writer:
                 b = b.bounds()
                 self.report.add("rotation_applied", where=where)
             kept = ns.get("bbox")
-            bbox = kept if kept is not None and Box.from_xywh(*kept) == b else list(b.to_xywh())
+            if kept is not None and kept[0] == b.x0 and kept[1] == b.y0 and \
+                    kept[0] + kept[2] == b.x1 and kept[1] + kept[3] == b.y1:
+                bbox = kept  # the numbers as read (x + w - x != w in floating point)
+            else:
+                bbox = [b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0]
         elif isinstance(shape, Mask) or seg_rle is not None:
             r = seg_rle if seg_rle is not None else shape.rle  # type: ignore[union-attr]
             bbox = _rle.to_bbox(r).tolist()
@@ -935,10 +939,11 @@ def emit(
     if any(a != s.id for a, s in zip(image_ids, samples, strict=True)):
         rep.add("id_assigned", sum(a != s.id for a, s in zip(image_ids, samples, strict=True)),
                 where="image ids")
-    all_anns = [a for s in samples for a in s.annotations if _writable(a)]
-    ann_ids = iter(_assign_ids([a.id for a in all_anns]))
+    writable = [[a for a in s.annotations if _writable(a)] for s in samples]
+    ann_ids = iter(_assign_ids([a.id for anns in writable for a in anns]))
+    template = _annotation_template(keys.get("annotations"))
     images, annotations = [], []
-    for s, iid in zip(samples, image_ids, strict=True):
+    for s, iid, anns in zip(samples, image_ids, writable, strict=True):
         ns = s.extra.get(NS, {})
         img: dict[str, Any] = {"id": iid, "file_name": s.file_name, "height": s.height, "width": s.width}
         if s.height is None:
@@ -952,11 +957,12 @@ def emit(
         if kept and keep_extra:
             img["annoconv"] = kept
         images.append(_ordered(img, ns.get("_keys") or keys.get("images")))
-        for a in s.annotations:
-            if not _writable(a):
-                rep.add("shape_dropped", where=f"image {iid} annotation {a.id}")
-                continue
-            annotations.append(_emit_annotation(a, s, iid, next(ann_ids), wr, keys.get("annotations")))
+        if len(anns) != len(s.annotations):
+            for a in s.annotations:
+                if not _writable(a):
+                    rep.add("shape_dropped", where=f"image {iid} annotation {a.id}")
+        for a in anns:
+            annotations.append(_emit_annotation(a, s, iid, next(ann_ids), wr, template))
     order = info_ns.get("annotation_order")
     if order is not None and len(order) == len(annotations):
         pos = {v: k for k, v in enumerate(order)}
@@ -1060,20 +1066,41 @@ def _writable(a: Annotation) -> bool:
     return a.category_id is not None or "category_id" in a.extra.get(NS, {}).get("_absent", ())
 
 
+_STANDARD_ANN_KEYS = ("id", "image_id", "category_id", "segmentation", "area", "bbox", "iscrowd")
+_MISSING = object()
+
+
+def _annotation_template(key_order: Sequence[str] | None) -> dict[str, Any]:
+    """An empty annotation dict whose keys are in the file's order (standard keys first
+    where the file has none): copied and filled per annotation, which keeps the order
+    without sorting each dict."""
+    order = list(key_order or ())
+    order += [k for k in _STANDARD_ANN_KEYS if k not in order]
+    return dict.fromkeys(order, _MISSING)
+
+
+_NS_INTERNAL = frozenset(("_absent", "_keys", "bbox", "iscrowd", "num_keypoints", "rle", "rle_keys"))
+
+
 def _emit_annotation(a: Annotation, s: Sample, iid: int, aid: int, wr: _Writer,
-                     key_order: Sequence[str] | None) -> dict[str, Any]:
+                     template: dict[str, Any]) -> dict[str, Any]:
     rep = wr.report
     where = f"image {iid} annotation {a.id if a.id is not None else aid}"
-    ns: dict[str, Any] = a.extra.get(NS, {})
+    ns: dict[str, Any] = a.extra.get(NS, _EMPTY)
     seg, seg_rle, poly = wr.segmentation(a, s, where, ns)
     bbox, area = wr.bbox_area(a, s, seg_rle, poly, where, ns)
-    out: dict[str, Any] = {"id": aid, "image_id": iid, "category_id": a.category_id,
-                           "segmentation": seg, "area": area, "bbox": bbox,
-                           "iscrowd": ns.get("iscrowd", int(a.iscrowd))}
-    if bbox is None:
-        del out["bbox"]
-    for k in ns.get("_absent", ()):
-        out.pop(k, None)
+    out = template.copy()
+    out["id"] = aid
+    out["image_id"] = iid
+    out["category_id"] = a.category_id
+    out["segmentation"] = seg
+    out["area"] = area
+    if bbox is not None:
+        out["bbox"] = bbox
+    out["iscrowd"] = ns["iscrowd"] if "iscrowd" in ns else int(a.iscrowd)
+    if ns:
+        for k in ns.get("_absent", ()):
+            out[k] = _MISSING
     kp = a.keypoints if a.keypoints is not None else (a.shape if isinstance(a.shape, Keypoints) else None)
     if kp is not None:
         out["keypoints"] = kp.to_coco()
@@ -1084,20 +1111,27 @@ def _emit_annotation(a: Annotation, s: Sample, iid: int, aid: int, wr: _Writer,
         out["score"] = a.score
     if a.attributes:
         out["attributes"] = a.attributes
-    out.update((k, v) for k, v in ns.items()
-               if k not in ("_absent", "_keys", "bbox", "iscrowd", "num_keypoints", "rle", "rle_keys"))
-    kept: dict[str, Any] = {}
-    if a.z_index is not None:
-        kept["z_index"] = a.z_index
-        rep.add("z_index_dropped", where=where)
-    if a.track_id is not None:
-        kept["track_id"] = a.track_id
-        rep.add("track_dropped", where=where)
-    if a.id is not None and a.id != aid:
-        kept["id"] = a.id
-    if kept and wr.keep_extra:
-        out["annoconv"] = kept
-    return _ordered(out, ns.get("_keys") or key_order)
+    if ns:
+        out.update((k, v) for k, v in ns.items() if k not in _NS_INTERNAL)
+    if a.z_index is not None or a.track_id is not None or (a.id is not None and a.id != aid):
+        kept: dict[str, Any] = {}
+        if a.z_index is not None:
+            kept["z_index"] = a.z_index
+            rep.add("z_index_dropped", where=where)
+        if a.track_id is not None:
+            kept["track_id"] = a.track_id
+            rep.add("track_dropped", where=where)
+        if a.id is not None and a.id != aid:
+            kept["id"] = a.id
+        if wr.keep_extra:
+            out["annoconv"] = kept
+    if _MISSING in out.values():
+        out = {k: v for k, v in out.items() if v is not _MISSING}
+    own_keys = ns.get("_keys")
+    return _ordered(out, own_keys) if own_keys else out
+
+
+_EMPTY: dict[str, Any] = {}
 
 
 def _emit_category(c: Category, rep: ConversionReport, keep_extra: bool) -> dict[str, Any]:
