@@ -67,9 +67,8 @@ _F64 = np.float64
 
 PolygonLike = Polygon | Sequence[Sequence[float]]
 
-#: Most fine-grid points one rasterisation may trace (about 50x a 4k image's perimeter
-#: per ring); beyond it a polygon is rejected as absurd rather than exhausting memory.
-MAX_TRACE_POINTS = 50_000_000
+#: Largest |coordinate| the rasteriser takes (pycocotools converts 5x to a C int).
+_MAX_COORD = 4e8
 
 
 # --------------------------------------------------------------------------------------
@@ -193,8 +192,16 @@ def _ring_toggles(
     rings: Sequence[npt.NDArray[Any]], height: int, width: int
 ) -> list[npt.NDArray[np.int64]]:
     """For each ring, the sorted column-major positions where its raster toggles (the
-    crossings of rleFrPoly, before parity); a ring with < 3 vertices may still toggle
-    nothing, exactly as pycocotools."""
+    column-centre crossings of pycocotools' rleFrPoly, before parity).
+
+    rleFrPoly traces every edge into points on a 5x finer grid and looks for consecutive
+    points that straddle a column centre. Only those pairs matter, and they can be found
+    directly: an x-major edge has one every 5 fine steps; a y-major edge has one where its
+    rounded x steps across 5c + 2 -> 5c + 3, found by solving for t and then checking the
+    neighbouring steps with the exact double expression rleFrPoly evaluates. Pairs that join
+    two edges never count (they coincide, or lie left of the image). So the work is
+    proportional to the crossings, not to the traced points.
+    """
     nring = len(rings)
     if nring == 0:
         return []
@@ -202,63 +209,96 @@ def _ring_toggles(
     xy = np.concatenate([np.asarray(r, _F64).reshape(-1, 2) for r in rings])
     if xy.size and not np.isfinite(xy).all():
         raise ValueError("polygon coordinates must be finite")
-    # 1. snap: trunc(5 * x + 0.5), in double, C truncation toward zero
+    if xy.size and np.abs(xy).max() > _MAX_COORD:
+        raise ValueError(
+            f"polygon too large to rasterise: coordinates beyond +-{_MAX_COORD:g} (far outside "
+            f"the {height}x{width} image?)"
+        )
+    # snap: trunc(5 * x + 0.5), in double, C truncation toward zero
     X = np.trunc(5.0 * xy[:, 0] + 0.5).astype(_I64)
     Y = np.trunc(5.0 * xy[:, 1] + 0.5).astype(_I64)
-    # edges j -> j + 1 within each ring, closing the ring
-    ring_of_vertex = np.repeat(np.arange(nring), sizes)
+    ring_of = np.repeat(np.arange(nring), sizes)
     first = np.cumsum(sizes) - sizes
     nxt = np.arange(X.size) + 1
-    last = first + sizes - 1
-    nxt[last[sizes > 0]] = first[sizes > 0]
+    has = sizes > 0
+    nxt[(first + sizes - 1)[has]] = first[has]
     xs, ys, xe, ye = X, Y, X[nxt], Y[nxt]
     dx, dy = np.abs(xe - xs), np.abs(ye - ys)
     xmajor = dx >= dy
-    flip = (xmajor & (xs > xe)) | (~xmajor & (ys > ye))
-    ax, ay = np.where(flip, xe, xs), np.where(flip, ye, ys)  # the lower endpoint
+    flip = np.where(xmajor, xs > xe, ys > ye)
+    ax, ay = np.where(flip, xe, xs), np.where(flip, ye, ys)  # the lower endpoint, as rleFrPoly
     bx, by = np.where(flip, xs, xe), np.where(flip, ys, ye)
-    length = np.maximum(dx, dy)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slope = np.where(xmajor, (by - ay) / dx.astype(_F64), (bx - ax) / dy.astype(_F64))
-    npts = length + 1
-    total = int(npts.sum())
-    if total > MAX_TRACE_POINTS:
-        raise ValueError(
-            f"polygon too large to rasterise: {total} fine-grid points (coordinates far "
-            f"outside the {height}x{width} image?)"
-        )
-    # 2. trace every edge into fine points, in travel order
-    edge = np.repeat(np.arange(X.size), npts)
-    d = _rle._local_index(npts)
-    t = np.where(flip[edge], length[edge] - d, d)
-    tf = t.astype(_F64)
-    minor_start = np.where(xmajor, ay, ax)[edge].astype(_F64)
-    minor = np.trunc(minor_start + slope[edge] * tf + 0.5)
-    degenerate = (length == 0)[edge]
-    if degenerate.any():
-        minor[degenerate] = np.where(xmajor, ay, ax)[edge][degenerate]
-    minor = minor.astype(_I64)
-    major = np.where(xmajor, ax, ay)[edge] + t
-    xm = xmajor[edge]
-    u = np.where(xm, major, minor)
-    v = np.where(xm, minor, major)
-    ring_of_point = ring_of_vertex[edge]
-    # 3. column-centre crossings of consecutive points of the same ring
-    same = (ring_of_point[1:] == ring_of_point[:-1]) & (u[1:] != u[:-1])
-    umin = np.minimum(u[1:], u[:-1])[same]
-    vmin = np.minimum(v[1:], v[:-1])[same]
-    rid = ring_of_point[1:][same]
-    keep = (umin - 2) % 5 == 0
-    col = (umin - 2) // 5
-    keep &= (col >= 0) & (col <= width - 1)
-    row = np.clip((vmin[keep] + 2) // 5, 0, height)
-    idx = col[keep] * height + row
-    rid = rid[keep]
-    # 4. per ring, sorted
-    key = rid * (height * width + 1) + idx
-    order = np.argsort(key, kind="stable")
-    idx, rid = idx[order], rid[order]
-    bounds = np.searchsorted(rid, np.arange(nring + 1))
+    col_hi = 5 * (width - 1) + 2  # largest fine x of a column-centre crossing
+    idx_parts, ring_parts = [], []
+
+    # x-major edges: points (ax + t, trunc(ay + s t + .5)), t = 0..dx; the pair (t, t+1)
+    # crosses a column centre when ax + t = 5c + 2.
+    e = np.flatnonzero(xmajor & (dx > 0))
+    if e.size:
+        s = (by[e] - ay[e]) / dx[e].astype(_F64)
+        lo = np.maximum(0, 2 - ax[e])
+        lo += (2 - ax[e] - lo) % 5  # first t >= lo with ax + t = 2 (mod 5)
+        hi = np.minimum(dx[e] - 1, col_hi - ax[e])
+        n = np.where(hi >= lo, (hi - lo) // 5 + 1, 0)
+        k = np.repeat(np.arange(e.size), n)
+        t = (lo[k] + 5 * _rle._local_index(n)).astype(_F64)
+        y0 = ay[e][k].astype(_F64)
+        sk = s[k]
+        v0 = np.trunc(y0 + sk * t + 0.5)
+        v1 = np.trunc(y0 + sk * (t + 1) + 0.5)
+        col = (ax[e][k] + t.astype(_I64) - 2) // 5
+        ym = np.minimum(v0, v1).astype(_I64)
+        idx_parts.append(col * height + np.minimum(np.maximum((ym + 2) // 5, 0), height))
+        ring_parts.append(ring_of[e][k])
+
+    # y-major edges: points (trunc(ax + s t + .5), ay + t), t = 0..dy; x moves by at most one
+    # fine step per point. The pair where x steps between 5c + 2 and 5c + 3 is a crossing.
+    e = np.flatnonzero(~xmajor)
+    if e.size:
+        x0 = ax[e].astype(_F64)
+        s = (bx[e] - ax[e]) / dy[e].astype(_F64)
+        xend = np.trunc(x0 + s * dy[e] + 0.5).astype(_I64)  # x at t = dy
+        up = s > 0
+        # crossings k = 5c + 2 with k in [min x, max x - 1] of the edge and 2 <= k <= col_hi
+        kmin = np.maximum(np.where(up, ax[e], xend), 2)
+        kmax = np.minimum(np.where(up, xend, ax[e]) - 1, col_hi)
+        kmin += (2 - kmin) % 5
+        n = np.where(kmax >= kmin, (kmax - kmin) // 5 + 1, 0)
+        j = np.repeat(np.arange(e.size), n)
+        kk = kmin[j] + 5 * _rle._local_index(n)
+        sj, xj, dyj = s[j], x0[j], dy[e][j]
+        # going up, the pair is (t, t+1) with x(t) <= k < x(t+1); going down (t-1, t) with
+        # x(t-1) > k >= x(t). Estimate t from the line, then fix it with the exact rule.
+        target = kk + 0.5 - xj
+        with np.errstate(divide="ignore", invalid="ignore"):
+            est = np.where(up[j], np.ceil(target / sj) - 1, np.floor(target / sj) + 1)
+        t = np.minimum(np.maximum(est, 0), dyj).astype(_I64)
+        upj = up[j]
+
+        def x_at(tt: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+            return np.trunc(xj + sj * tt.astype(_F64) + 0.5).astype(_I64)
+
+        for _ in range(4):  # the estimate is off by at most a step: check, fix, re-check
+            xt = x_at(t)
+            xn = x_at(np.where(upj, np.minimum(t + 1, dyj), np.maximum(t - 1, 0)))
+            # up: want x(t) <= k < x(t+1); down: want x(t-1) > k >= x(t)
+            step = np.where(upj, (xn <= kk).astype(_I64) - (xt > kk), (xt > kk).astype(_I64) - (xn <= kk))
+            if not step.any():
+                break
+            t = np.minimum(np.maximum(t + step, 0), dyj)
+        ym = ay[e][j] + np.where(up[j], t, t - 1)
+        col = (kk - 2) // 5
+        idx_parts.append(col * height + np.minimum(np.maximum((ym + 2) // 5, 0), height))
+        ring_parts.append(ring_of[e][j])
+
+    if not idx_parts:
+        return [np.zeros(0, _I64) for _ in range(nring)]
+    idx = np.concatenate(idx_parts)
+    rid = np.concatenate(ring_parts)
+    span = height * width + 1
+    key = np.sort(rid * span + idx)  # by ring, then position
+    bounds = np.searchsorted(key, np.arange(nring + 1) * span)
+    idx = key - (key // span) * span
     return [idx[bounds[i] : bounds[i + 1]] for i in range(nring)]
 
 

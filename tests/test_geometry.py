@@ -183,3 +183,12 @@ def test_paint_back_to_front_counts_hidden_pixels():
     assert img.dtype == np.uint16 and img.flags.c_contiguous
     assert img.tolist() == [[300, 7, 7], [7, 300, 7], [7, 7, 300]]
     assert hidden == [3, 0, 0]
+
+
+@given(polygon_parts(max_parts=2).map(lambda parts: [[v * 7.3 for v in p] for p in parts]))
+def test_rasteriser_matches_pycocotools_long_edges(parts):
+    # coordinates up to ~250 px, so edges span many columns and rows
+    for h, w in ((120, 200), (257, 31)):
+        ours = geometry.polygon_to_rle(parts, h, w)
+        ref = coco_mask.merge(coco_mask.frPyObjects(parts, h, w))
+        assert rle.to_string(ours.counts) == ref["counts"].decode()
