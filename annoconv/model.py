@@ -33,7 +33,7 @@ import enum
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, TypeAlias
 
 import numpy as np
@@ -774,6 +774,21 @@ class Dataset:
             "per_shape": dict(per_shape),
             "per_status": dict(per_status),
         }
+
+
+def _trusted_constructor(cls: type) -> Any:
+    """A constructor that skips ``__post_init__`` checks, for readers that have validated
+    their input already (it sets every field; keyword-only, no defaults). About twice as fast
+    as the dataclass ``__init__``, which matters for 100k-annotation files."""
+    names = [f.name for f in fields(cls)]
+    body = "".join(f"    _set(o, {n!r}, {n})\n" for n in names)
+    src = f"def trusted(*, {', '.join(names)}):\n    o = _new(cls)\n{body}    return o\n"
+    scope: dict[str, Any] = {"_new": object.__new__, "_set": object.__setattr__, "cls": cls}
+    exec(src, scope)  # the same technique dataclasses uses to build __init__
+    return scope["trusted"]
+
+
+trusted_annotation = _trusted_constructor(Annotation)
 
 
 def category_index(categories: Iterable[Category]) -> Mapping[int, Category]:
