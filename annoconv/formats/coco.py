@@ -575,20 +575,23 @@ class _Records:
         # validated above and by the typed decoding: no checks to repeat, except for what
         # our own "annoconv" key carried (any JSON: checked by the model)
         make = trusted_annotation if kept is UNSET else Annotation
-        return make(
-            id=a.id,
-            category_id=None if cid is UNSET else cid,
-            shape=shape,
-            stored_bbox=stored_bbox,
-            area=None if area is UNSET else area,
-            iscrowd=bool(iscrowd) if iscrowd is not UNSET else False,
-            score=None if score is UNSET else score,
-            attributes={} if a.attributes is UNSET else a.attributes,
-            keypoints=keypoints,
-            z_index=z_index,
-            track_id=track_id,
-            extra={NS: extra} if extra else {},
-        )
+        try:
+            return make(
+                id=a.id,
+                category_id=None if cid is UNSET else cid,
+                shape=shape,
+                stored_bbox=stored_bbox,
+                area=None if area is UNSET else area,
+                iscrowd=bool(iscrowd) if iscrowd is not UNSET else False,
+                score=None if score is UNSET else score,
+                attributes={} if a.attributes is UNSET else a.attributes,
+                keypoints=keypoints,
+                z_index=z_index,
+                track_id=track_id,
+                extra={NS: extra} if extra else {},
+            )
+        except (TypeError, ValueError) as e:
+            raise ParseError(self.file, json_pointer("annotations", i, "annoconv"), str(e)) from None
 
     def sample(self, j: int) -> Sample:
         img = self.doc.images[j]

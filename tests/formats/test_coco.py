@@ -547,3 +547,13 @@ def test_batch_polygon_check_agrees(texts):
 
     expected = next((i for i, t in enumerate(texts) if coco._check_polygon_text(t) is not None), None)
     assert coco._first_bad_polygon(list(range(len(texts))), [A(t) for t in texts]) == expected
+
+
+def test_bad_annoconv_key_is_located(tmp_path):
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(with_annotation(annoconv={"z_index": "top"})))
+    ds = annoconv.load(p)
+    with pytest.raises(ParseError) as info:
+        list(ds.samples)
+    assert str(info.value) == (f"{p}: $.annotations[0].annoconv: Annotation.z_index must be a "
+                               "finite number or None, got 'top'")
