@@ -352,6 +352,15 @@ def _category(c: Any, i: int, file: Any) -> Category:
 _STATUS_BY_VALUE = {s.value: s for s in Status}
 
 
+def _check_kept(kept: dict[str, Any], file: Any, pointer: str) -> None:
+    """Our own ``keep_extra`` key: z_index a number, track_id an int or a string."""
+    z, track = kept.get("z_index"), kept.get("track_id")
+    if z is not None and (type(z) not in (int, float)):
+        raise ParseError(file, pointer + ".z_index", f"expected a number, got {_kind(z)}")
+    if track is not None and type(track) not in (int, str):
+        raise ParseError(file, pointer + ".track_id", f"expected an integer or a string, got {_kind(track)}")
+
+
 class _Parsed:
     """What decoding found: the document's parts, and unknown keys where there were any."""
 
@@ -481,9 +490,16 @@ class _Records:
                         polygons.append(i)  # checked in one batch below
                 else:
                     masks_at(text, i, self.sizes[j])
-            if a.keypoints is not UNSET and len(a.keypoints) % 3:
-                raise ParseError(file, json_pointer("annotations", i, "keypoints"),
-                                 f"{len(a.keypoints)} values; expected (x, y, v) triplets")
+            if a.annoconv is not UNSET:
+                _check_kept(a.annoconv, file, json_pointer("annotations", i, "annoconv"))
+            if a.keypoints is not UNSET:
+                kp = a.keypoints
+                if len(kp) % 3:
+                    raise ParseError(file, json_pointer("annotations", i, "keypoints"),
+                                     f"{len(kp)} values; expected (x, y, v) triplets")
+                if any(v not in (0, 1, 2) for v in kp[2::3]):
+                    raise ParseError(file, json_pointer("annotations", i, "keypoints"),
+                                     "visibility values must be 0, 1 or 2")
             per_image[j].append(i)
         bad = _first_bad_polygon(polygons, anns)
         if bad is not None:
@@ -572,26 +588,21 @@ class _Records:
         if kept is not UNSET:
             z_index, track_id = kept.get("z_index"), kept.get("track_id")
         score = a.score
-        # validated above and by the typed decoding: no checks to repeat, except for what
-        # our own "annoconv" key carried (any JSON: checked by the model)
-        make = trusted_annotation if kept is UNSET else Annotation
-        try:
-            return make(
-                id=a.id,
-                category_id=None if cid is UNSET else cid,
-                shape=shape,
-                stored_bbox=stored_bbox,
-                area=None if area is UNSET else area,
-                iscrowd=bool(iscrowd) if iscrowd is not UNSET else False,
-                score=None if score is UNSET else score,
-                attributes={} if a.attributes is UNSET else a.attributes,
-                keypoints=keypoints,
-                z_index=z_index,
-                track_id=track_id,
-                extra={NS: extra} if extra else {},
-            )
-        except (TypeError, ValueError) as e:
-            raise ParseError(self.file, json_pointer("annotations", i, "annoconv"), str(e)) from None
+        # validated when the file was read (typed decoding and the checks): nothing to repeat
+        return trusted_annotation(
+            id=a.id,
+            category_id=None if cid is UNSET else cid,
+            shape=shape,
+            stored_bbox=stored_bbox,
+            area=None if area is UNSET else area,
+            iscrowd=bool(iscrowd) if iscrowd is not UNSET else False,
+            score=None if score is UNSET else score,
+            attributes={} if a.attributes is UNSET else a.attributes,
+            keypoints=keypoints,
+            z_index=z_index,
+            track_id=track_id,
+            extra={NS: extra} if extra else {},
+        )
 
     def sample(self, j: int) -> Sample:
         img = self.doc.images[j]
