@@ -46,6 +46,7 @@ KINDS: dict[str, str] = {
     "score_dropped": "scores the target has no place for",
     "bbox_recomputed": "stored bbox replaced by one computed from the shape",
     "area_computed": "area computed (the source stored none)",
+    "area_recomputed": "stored area replaced by the pixel count the target requires",
     "empty_mask": "empty mask (no pixels)",
     "invalid_part_dropped": "polygon part with < 3 points or an odd count dropped",
     "invalid_polygon": "self-intersecting or otherwise invalid polygon (kept, even-odd rule)",

@@ -1373,12 +1373,22 @@ def _panoptic_record(args: tuple[Sample, int, str, list[tuple[int, int, Any, Ann
             notes.append(("shape_dropped", f"image {iid} segment {sid}"))
             continue
         ns = a.extra.get(NS, {})
+        where = f"image {iid} segment {sid}"
+        if a.keypoints is not None:
+            notes.append(("keypoints_dropped", where))
+        # panoptic area and bbox are the painted pixels' (panopticapi checks them)
         area = _rle.area(r)
         bbox = [int(v) for v in _rle.to_bbox(r)]
-        if a.area is not None and a.area == area:
-            area = a.area
-        if a.stored_bbox is not None and [int(v) for v in a.stored_bbox.to_xywh()] == bbox:
-            bbox = list(a.stored_bbox.to_xywh())
+        if a.area is not None:
+            if a.area == area:
+                area = a.area
+            else:
+                notes.append(("area_recomputed", where))
+        if a.stored_bbox is not None:
+            if list(a.stored_bbox.to_xywh()) == bbox:
+                bbox = list(a.stored_bbox.to_xywh())
+            else:
+                notes.append(("bbox_recomputed", where))
         info = {"id": sid, "category_id": cid, "area": area, "bbox": bbox, "iscrowd": int(a.iscrowd)}
         info.update((k2, v) for k2, v in ns.items() if k2 != "_keys")
         infos.append(_ordered(info, ns.get("_keys")))
