@@ -26,6 +26,9 @@ try:  # orjson parses and writes COCO-sized JSON several times faster than json
 except ImportError:  # pragma: no cover - orjson is a dependency; json is the fallback
     _orjson = None
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 __all__ = [
     "atomic_folder",
     "atomic_write",
@@ -61,6 +64,13 @@ def atomic_write(path: str | Path, *, binary: bool = True) -> Iterator[IO[Any]]:
     try:
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as f:
             yield f
+        # mkstemp makes the file private (0600): give it the mode a plain open() would
+        # (or the mode of the file it replaces)
+        try:
+            mode = target.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o666 & ~_UMASK
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
         ok = True
     except OSError as e:

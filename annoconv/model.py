@@ -109,6 +109,18 @@ def _points_array(points: npt.ArrayLike, what: str, min_points: int = 0) -> npt.
     return arr
 
 
+def _span(lo: Number, hi: Number) -> Number:
+    """``hi - lo``, as the shortest decimal d with ``lo + d == hi`` when floats are involved."""
+    d = hi - lo
+    if d.__class__ is int:
+        return d
+    for digits in range(16):
+        r = round(d, digits)
+        if lo + r == hi:
+            return r
+    return d
+
+
 def _array_eq(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> bool:
     return a.shape == b.shape and bool(np.array_equal(a, b))
 
@@ -170,18 +182,25 @@ class Box:
         return cls(x0=x0, y0=y0, x1=x1, y1=y1)
 
     def to_xywh(self) -> tuple[Number, Number, Number, Number]:
-        return (self.x0, self.y0, self.x1 - self.x0, self.y1 - self.y0)
+        """``(x, y, width, height)``; a float width is the shortest decimal that gives x1
+        back (``Box.from_xywh(0.1, 0, 0.2, 1).to_xywh()[2]`` is 0.2, not
+        0.20000000000000004), so an xywh source survives the round trip through x1.
+
+        >>> Box.from_xywh(0.1, 0.7, 0.2, 0.1).to_xywh()
+        (0.1, 0.7, 0.2, 0.1)
+        """
+        return (self.x0, self.y0, _span(self.x0, self.x1), _span(self.y0, self.y1))
 
     def to_xyxy(self) -> tuple[Number, Number, Number, Number]:
         return (self.x0, self.y0, self.x1, self.y1)
 
     @property
     def width(self) -> Number:
-        return self.x1 - self.x0
+        return _span(self.x0, self.x1)
 
     @property
     def height(self) -> Number:
-        return self.y1 - self.y0
+        return _span(self.y0, self.y1)
 
     @property
     def area(self) -> Number:

@@ -55,6 +55,13 @@ KINDS: dict[str, str] = {
     "id_assigned": "ids assigned where the source had none",
     "category_added": "category created for a label with an unknown class",
     "clipped": "geometry clipped to the image",
+    "box_vertices_used": "rotated box rebuilt from its vertices (they disagreed with its rotation)",
+    "label_missing": "annotation without a label, given a placeholder category",
+    "size_unknown": "image without a known width/height",
+    "mask_unavailable": "mask file not available, label kept without pixels",
+    "mask_index_unknown": "mask pixel index not listed in the annotations",
+    "mask_not_written": "mask the target writer does not re-encode (kept as a reference)",
+    "attribute_converted": "attribute value converted to the target's type",
 }
 
 

@@ -103,3 +103,17 @@ def test_atomic_folder_success_moves_files(tmp_path):
         (tmp / "sub" / "a.png").write_bytes(b"x")
     assert sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()) == ["keep.txt", "sub/a.png"]
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    _io.write_json(tmp_path / "a.json", {})
+    mode = stat.S_IMODE((tmp_path / "a.json").stat().st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask
+    os.chmod(tmp_path / "a.json", 0o640)
+    _io.write_json(tmp_path / "a.json", {"x": 1})
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o640

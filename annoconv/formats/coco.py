@@ -861,7 +861,7 @@ class _Writer:
                     kept[0] + kept[2] == b.x1 and kept[1] + kept[3] == b.y1:
                 bbox = kept  # the numbers as read (x + w - x != w in floating point)
             else:
-                bbox = [b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0]
+                bbox = list(b.to_xywh())
         elif isinstance(shape, Mask) or seg_rle is not None:
             r = seg_rle if seg_rle is not None else shape.rle  # type: ignore[union-attr]
             bbox = _rle.to_bbox(r).tolist()
