@@ -556,3 +556,15 @@ def test_bad_annoconv_key_is_located(tmp_path):
     with pytest.raises(ParseError) as info:
         annoconv.load(p)
     assert str(info.value) == f"{p}: $.annotations[0].annoconv.z_index: expected a number, got a string"
+
+
+def test_panoptic_fixture(tmp_path):
+    path = FIXTURES / "panoptic_sample.json"
+    assert annoconv.detect_format(path) == "coco-panoptic"
+    ds = annoconv.load(path)
+    sky, car, crowd = ds.samples[0].annotations
+    assert (sky.category_id, sky.shape.area, ds.category_by_id(184).kind) == (184, 96, "stuff")
+    assert car.shape.bounds().to_xyxy() == (2, 7, 6, 11) and crowd.iscrowd
+    out = tmp_path / "copy.json"
+    annoconv.save(ds, out, "coco-panoptic")
+    assert json.loads(out.read_text()) == json.loads(path.read_text())
