@@ -212,6 +212,12 @@ def read_png(path: str | Path) -> tuple[npt.NDArray[Any], str, list[int] | None]
 
     p = Path(path)
     try:
+        with p.open("rb") as f:
+            head = f.read(8)
+            if head == b"\x89PNG\r\n\x1a\n":
+                f.seek(-12, os.SEEK_END)
+                if f.read(12)[4:8] != b"IEND":  # Pillow reads a PNG cut after its pixels
+                    raise ParseError(p, None, "not a readable image: truncated PNG (no IEND chunk at its end)")
         with Image.open(p) as im:
             im.load()
             mode = im.mode

@@ -117,3 +117,11 @@ def test_written_files_get_ordinary_permissions(tmp_path):
     os.chmod(tmp_path / "a.json", 0o640)
     _io.write_json(tmp_path / "a.json", {"x": 1})
     assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o640
+
+
+def test_truncated_png_is_refused(tmp_path):
+    _io.write_png(tmp_path / "a.png", np.zeros((4, 4), np.uint8))
+    data = (tmp_path / "a.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[:-12])
+    with pytest.raises(ParseError, match=r"not a readable image: truncated PNG \(no IEND chunk at its end\)"):
+        _io.read_png(tmp_path / "cut.png")

@@ -955,7 +955,12 @@ def emit(
         rep.add("id_assigned", sum(a != s.id for a, s in zip(image_ids, samples, strict=True)),
                 where="image ids")
     writable = [[a for a in s.annotations if _writable(a)] for s in samples]
-    ann_ids = iter(_assign_ids([a.id for anns in writable for a in anns]))
+    source_ids = [a.id for anns in writable for a in anns]
+    new_ids = _assign_ids(source_ids)
+    changed = sum(a != b for a, b in zip(new_ids, source_ids, strict=True))
+    if changed:
+        rep.add("id_assigned", changed, where="annotation ids")
+    ann_ids = iter(new_ids)
     template = _annotation_template(keys.get("annotations"))
     images, annotations = [], []
     for s, iid, anns in zip(samples, image_ids, writable, strict=True):

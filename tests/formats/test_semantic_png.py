@@ -1,0 +1,499 @@
+"""Semantic PNG (Hasty semantic_png) and index-png folders: read, write, draw order, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as npst
+from PIL import Image
+
+import annoconv
+from annoconv._io import read_png
+from annoconv.errors import ConversionError, ParseError
+from annoconv.formats import semantic_png
+from annoconv.model import Annotation, Box, Category, Dataset, Keypoints, Mask, Polygon, Sample
+
+from ..strategies import masks, polygon_parts
+
+ROOT = Path(__file__).resolve().parents[2]
+FIX = ROOT / "fixtures" / "semantic_png"
+GS, CC, IDX = FIX / "gs_asc", FIX / "class_color", FIX / "index_png"
+SEM_SCHEMA = jsonschema.Draft202012Validator(
+    json.loads((ROOT / "schemas" / "hasty_semantic_png.json").read_text()))
+IDX_SCHEMA = jsonschema.Draft202012Validator(
+    json.loads((ROOT / "schemas" / "hasty_index_png.json").read_text()))
+
+# The pixels of fixtures/hasty/example_v1.1.json (specs/hasty.md §6), class by class.
+CAR_1 = np.zeros((6, 8), bool)
+CAR_1[0:2, 0:3] = True
+CAR_1[1:4, 2:6] |= np.array([[0, 1, 1, 0], [1, 1, 1, 1], [0, 1, 0, 0]], bool)
+CAR_3 = np.zeros((5, 7), bool)
+CAR_3[2:5, 4:7] = np.array([[0, 1, 1], [1, 1, 1], [1, 0, 1]], bool)
+ROAD_3 = np.zeros((5, 7), bool)
+ROAD_3[3:5, :] = True
+ROAD_3 &= ~CAR_3
+ROAD_2 = np.zeros((10, 10), bool)
+ROAD_2[5:, :] = True
+
+
+def pixels(ds: Dataset) -> dict[str, dict[str, np.ndarray]]:
+    names = {c.id: c.name for c in ds.categories}
+    return {s.id: {names[a.category_id]: a.shape.to_array() for a in s.annotations}
+            for s in ds.samples}
+
+
+def png_arrays(folder: Path) -> dict[str, np.ndarray]:
+    return {str(p.relative_to(folder)): read_png(p)[0] for p in sorted(folder.rglob("*.png"))}
+
+
+# --------------------------------------------------------------------------------------
+# sanity: the fixtures
+# --------------------------------------------------------------------------------------
+
+EXPECTED = {
+    "train/img_0001": {"car": CAR_1},
+    "train/img_0003": {"car": CAR_3, "road": ROAD_3},
+    "val/img_0002": {"road": ROAD_2},
+}
+
+
+@pytest.mark.parametrize("folder", [GS, CC, IDX], ids=["gs_asc", "class_color", "index_png"])
+def test_read_fixture(folder):
+    ds = annoconv.load(folder)
+    assert [c.name for c in ds.categories] == ["car", "road", "pedestrian_point"]
+    got = pixels(ds)
+    assert got.keys() == EXPECTED.keys()
+    for sid, want in EXPECTED.items():
+        assert got[sid].keys() == want.keys()
+        for name in want:
+            assert np.array_equal(got[sid][name], want[name]), (sid, name)
+    s = ds.samples[0]
+    assert (s.file_name, s.subset, s.width, s.height) == ("img_0001.png", "train", 8, 6)
+    assert [a.id for a in ds.samples[1].annotations] == [1, 2]
+
+
+def test_read_fixture_details():
+    gs = annoconv.load(GS)
+    assert gs.info == {"semantic_png": {"semantic_format": "gs_asc"}}
+    car, road, _ = gs.categories
+    assert (car.kind, road.kind, road.color) == ("thing", "stuff", (106, 61, 154, 77))
+    assert road.extra["semantic_png"] == {
+        "id": "22222222-2222-4222-8222-222222222222", "png_index": 2,
+        "description": "drivable surface", "use_description_as_prompt": False}
+    cc = annoconv.load(CC)  # the documented key names: class_name, class_type, #RRGGBB
+    assert cc.info == {"semantic_png": {"semantic_format": "class_color"}}
+    assert [(c.name, c.kind, c.color) for c in cc.categories][:2] == [
+        ("car", "thing", (31, 120, 180, 255)), ("road", "stuff", (106, 61, 154, 255))]
+    assert read_png(CC / "train" / "img_0001.png")[1] == "RGB"
+    idx = annoconv.load(IDX)
+    assert idx.info == {"index_png": {"background": 0}}
+    assert [c.extra["index_png"]["index"] for c in idx.categories] == [1, 2, 3]
+    arr, mode, palette = read_png(IDX / "train" / "img_0003.png")
+    assert mode == "P" and palette[3:9] == [31, 120, 180, 106, 61, 154]
+    assert arr.tolist() == (CAR_3 * 1 + ROAD_3 * 2).tolist()
+
+
+def test_fixture_tables_match_schemas():
+    assert not list(SEM_SCHEMA.iter_errors(json.loads((GS / "label_classes.json").read_text())))
+    assert not list(SEM_SCHEMA.iter_errors(json.loads((CC / "label_classes.json").read_text())))
+    assert not list(IDX_SCHEMA.iter_errors(json.loads((IDX / "class_map.json").read_text())))
+
+
+def test_detect():
+    assert annoconv.detect_format(GS) == "semantic-png"
+    assert annoconv.detect_format(GS / "label_classes.json") == "semantic-png"
+    assert annoconv.detect_format(CC) == "semantic-png"
+    assert annoconv.detect_format(IDX) == "index-png"
+    assert annoconv.detect_format(IDX / "class_map.json") == "index-png"
+    assert semantic_png.sniff(GS / "train", b"") == 0
+
+
+# --------------------------------------------------------------------------------------
+# round trips: same pixel values, same class table
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("folder", "table"), [(GS, "label_classes.json"), (CC, "label_classes.json"),
+                                               (IDX, "class_map.json")])
+def test_round_trip_same_pixels(tmp_path, folder, table):
+    report = annoconv.convert(folder, tmp_path / "out", to=annoconv.detect_format(folder))
+    assert report.lossless and report.samples == 3
+    assert report.files[0] == table and sorted(report.files[1:]) == sorted(png_arrays(folder))
+    a, b = png_arrays(folder), png_arrays(tmp_path / "out")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert a[k].dtype == b[k].dtype and np.array_equal(a[k], b[k]), k
+        assert read_png(folder / k)[1:] == read_png(tmp_path / "out" / k)[1:]
+    assert json.loads((folder / table).read_text()) == json.loads((tmp_path / "out" / table).read_text())
+
+
+def _write_semantic(folder: Path, labels: list[np.ndarray], n_classes: int) -> None:
+    folder.mkdir()
+    table = [{"id": f"u{i}", "color": f"#{i:02x}{i:02x}80ff", "png_index": i, "name": f"c{i}",
+              "type": "object" if i % 2 else "background"} for i in range(1, n_classes + 1)]
+    (folder / "label_classes.json").write_text(json.dumps(table))
+    (folder / "ds").mkdir()
+    for i, lab in enumerate(labels):
+        Image.fromarray(lab.astype(np.uint8)).save(folder / "ds" / f"im{i}.png")
+
+
+@settings(max_examples=25)  # five folders written per example
+@given(st.lists(npst.arrays(np.uint8, npst.array_shapes(min_dims=2, max_dims=2, max_side=8),
+                            elements=st.integers(0, 4)), min_size=1, max_size=2))
+def test_round_trip_generated_label_images(labels):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        src, dst = Path(d) / "src", Path(d) / "dst"
+        _write_semantic(src, labels, 4)
+        ds = annoconv.load(src)
+        for s, lab in zip(ds.samples, labels):
+            assert sum(a.shape.area for a in s.annotations) == int((lab > 0).sum())
+        annoconv.save(ds, dst, "semantic-png")
+        assert not list(SEM_SCHEMA.iter_errors(json.loads((dst / "label_classes.json").read_text())))
+        for i, lab in enumerate(labels):
+            assert np.array_equal(read_png(dst / "ds" / f"im{i}.png")[0], lab)
+        # the same pictures as index PNGs, palette and grayscale
+        annoconv.save(ds, Path(d) / "idx", "index-png")
+        annoconv.save(ds, Path(d) / "gray", "index-png", palette=False)
+        for name in ("idx", "gray"):
+            cmap = json.loads((Path(d) / name / "class_map.json").read_text())
+            assert not list(IDX_SCHEMA.iter_errors(cmap))
+            back = annoconv.load(Path(d) / name)
+            annoconv.save(back, Path(d) / f"{name}2", "index-png")
+            for i, lab in enumerate(labels):
+                assert np.array_equal(read_png(Path(d) / name / "ds" / f"im{i}.png")[0], lab)
+                assert np.array_equal(read_png(Path(d) / f"{name}2" / "ds" / f"im{i}.png")[0], lab)
+
+
+# --------------------------------------------------------------------------------------
+# writing instance data: draw order, pixel-exact rasterising, counts
+# --------------------------------------------------------------------------------------
+
+
+def overlap_dataset() -> Dataset:
+    """bg (a background class) under everything with the highest z; two objects of equal z."""
+    anns = (
+        Annotation(id="a", category_id=3, shape=Box(x0=0, y0=0, x1=6, y1=4), z_index=5),
+        Annotation(id="b", category_id=1, shape=Box(x0=1, y0=1, x1=4, y1=3), z_index=1),
+        Annotation(id="c", category_id=2, shape=Box(x0=3, y0=1, x1=5, y1=3), z_index=1),
+    )
+    return Dataset(
+        categories=(Category(id=1, name="obj1", extra={"hasty": {"norder": 3.0}}),
+                    Category(id=2, name="obj2", extra={"hasty": {"norder": 1.0}}),
+                    Category(id=3, name="bg", kind="stuff", extra={"hasty": {"norder": 2.0}})),
+        samples=(Sample(id=1, file_name="x.jpg", width=6, height=4, subset="s", annotations=anns),),
+    )
+
+
+# gs_asc numbers classes by norder: obj2 -> 1, bg -> 2, obj1 -> 3
+
+
+@pytest.mark.parametrize(("order", "middle", "hidden"), [
+    # z_index: a (z 5) hides both objects
+    (["z_index"], [2, 2, 2, 2, 2, 2], 10),
+    # class_type: background behind objects; b and c tie, c (later) in front
+    (["class_type"], [2, 3, 3, 1, 1, 2], 10),
+    (["class_type", "z_index"], [2, 3, 3, 1, 1, 2], 10),
+    # class_order (norder): obj2 (1.0) < bg (2.0) < obj1 (3.0): bg hides obj2, obj1 in front
+    (["class_order"], [2, 3, 3, 3, 2, 2], 10),
+    # z_index first, then class_order among equal z
+    (["z_index", "class_order"], [2, 2, 2, 2, 2, 2], 10),
+])
+def test_labels_order(tmp_path, order, middle, hidden):
+    report = annoconv.save(overlap_dataset(), tmp_path / "o", "semantic-png", labels_order=order)
+    img = read_png(tmp_path / "o" / "s" / "x.png")[0]
+    classes = json.loads((tmp_path / "o" / "label_classes.json").read_text())
+    assert [(c["name"], c["png_index"]) for c in classes] == [("obj1", 3), ("obj2", 1), ("bg", 2)]
+    assert img[1].tolist() == middle and img[0].tolist() == [2] * 6
+    assert report.count("overlap_hidden") == hidden
+
+
+def test_gs_desc_and_class_color(tmp_path):
+    ds = overlap_dataset()
+    annoconv.save(ds, tmp_path / "d", "semantic-png", semantic_format="gs_desc", labels_order="class_type")
+    classes = json.loads((tmp_path / "d" / "label_classes.json").read_text())
+    assert [c["png_index"] for c in classes] == [1, 3, 2]  # norder ascending gets N..1
+    assert read_png(tmp_path / "d" / "s" / "x.png")[0][1].tolist() == [2, 1, 1, 3, 3, 2]
+    colored = Dataset(categories=(Category(id=1, name="obj1", color=(255, 0, 0, 77)),
+                                  Category(id=2, name="obj2", color=(0, 255, 0, 255)),
+                                  Category(id=3, name="bg", kind="stuff", color=(0, 0, 255, 255))),
+                      samples=ds.samples)
+    annoconv.save(colored, tmp_path / "c", "semantic-png", semantic_format="class_color",
+                  labels_order=["class_type"])
+    img, mode, _ = read_png(tmp_path / "c" / "s" / "x.png")
+    assert mode == "RGB" and img[1].tolist() == [[0, 0, 255], [255, 0, 0], [255, 0, 0],
+                                                  [0, 255, 0], [0, 255, 0], [0, 0, 255]]
+    back = annoconv.load(tmp_path / "c")
+    assert {a.category_id: a.shape.area for a in back.samples[0].annotations} == {1: 4, 2: 4, 3: 16}
+    same = Dataset(categories=(Category(id=1, name="a", color=(9, 9, 9, 255)),
+                               Category(id=2, name="b", color=(9, 9, 9, 100))), samples=())
+    with pytest.raises(ConversionError) as e:
+        annoconv.save(same, tmp_path / "x", "semantic-png", semantic_format="class_color")
+    assert str(e.value) == ("class 'b' has colour (9, 9, 9), the colour of 'a': class_color "
+                            "cannot tell them apart")
+    black = Dataset(categories=(Category(id=1, name="night", color=(0, 0, 0, 255)),), samples=())
+    with pytest.raises(ConversionError, match="the colour of 'background'"):
+        annoconv.save(black, tmp_path / "x", "semantic-png", semantic_format="class_color")
+    assert not (tmp_path / "x").exists()
+
+
+@given(st.lists(st.one_of(polygon_parts(max_parts=2), masks(max_side=10, min_side=10)),
+                min_size=1, max_size=4))
+def test_rasterising_matches_pycocotools(shapes):
+    """Each shape its own class, drawn in list order (z_index), against pycocotools' pixels
+    painted by hand in the same order."""
+    from pycocotools import mask as mask_utils
+
+    h = w = 10
+    anns, want, area = [], np.zeros((h, w), np.uint8), 0
+    for i, s in enumerate(shapes):
+        if isinstance(s, np.ndarray):
+            shape, pix = Mask.from_array(s), s
+        else:
+            shape = Polygon.from_coco(s)
+            pix = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(s, h, w))).astype(bool)
+        anns.append(Annotation(id=i, category_id=i + 1, shape=shape, z_index=i))
+        want[pix] = i + 1
+        area += int(pix.sum())
+    ds = Dataset(categories=tuple(Category(id=i + 1, name=f"c{i}") for i in range(len(shapes))),
+                 samples=(Sample(id=1, file_name="a.png", width=w, height=h, annotations=tuple(anns)),))
+    img, losses = semantic_png.render(ds.samples[0], semantic_png.Plan(
+        values={i + 1: i + 1 for i in range(len(shapes))}, kind_rank={}, order_rank={}))
+    assert np.array_equal(img, want)
+    hidden = sum(n for kind, n, _ in losses if kind == "overlap_hidden")
+    assert hidden == area - int((want > 0).sum())  # every pixel drawn is shown or counted
+
+
+def test_hidden_pixels_are_counted_exactly():
+    a = np.zeros((4, 4), bool)
+    a[:, :3] = True
+    b = np.zeros((4, 4), bool)
+    b[1:3, 1:] = True  # 6 pixels, 4 of them over a
+    s = Sample(id=1, file_name="a.png", width=4, height=4, annotations=(
+        Annotation(id=1, category_id=1, shape=Mask.from_array(a), z_index=0),
+        Annotation(id=2, category_id=2, shape=Mask.from_array(b), z_index=1),
+        Annotation(id=3, category_id=1, shape=Keypoints(points=[[1, 1]], visibility=[2])),
+        Annotation(id=4, category_id=9, shape=Box(x0=0, y0=0, x1=1, y1=1)),
+        Annotation(id=5, category_id=2, stored_bbox=Box(x0=0, y0=3, x1=1, y1=4))))
+    img, losses = semantic_png.render(s, semantic_png.Plan(
+        values={1: 1, 2: 2}, kind_rank={1: 1, 2: 1}, order_rank={1: 0, 2: 1}))
+    assert img.tolist() == [[1, 1, 1, 0], [1, 2, 2, 2], [1, 2, 2, 2], [2, 1, 1, 0]]
+    assert losses == [("keypoints_dropped", 1, "image 'a.png'"),
+                      ("reference_missing", 1, "image 'a.png'"),
+                      ("overlap_hidden", 5, "image 'a.png'")]
+
+
+def test_report_counts_what_the_format_cannot_hold(tmp_path):
+    ds = Dataset(categories=(Category(id=1, name="c"),), samples=(Sample(
+        id=1, file_name="a.jpg", width=2, height=2, status="done", tags=("t",),
+        attributes={"w": 1}, annotations=(
+            Annotation(id=1, category_id=1, shape=Box(x0=0, y0=0, x1=1, y1=1),
+                       attributes={"x": 1, "y": 2}),)),))
+    report = annoconv.save(ds, tmp_path / "o", "semantic-png")
+    assert dict(report.counts) == {"status_unmapped": 1, "tag_dropped": 1, "attribute_dropped": 3}
+    assert report.annotations == 1 and report.files == ["label_classes.json", "a.png"]
+
+
+def test_nested_subset_folders(tmp_path):
+    ds = Dataset(categories=(Category(id=1, name="c"),), samples=(
+        Sample(id=1, file_name="x.jpg", subset="a/b", width=2, height=2, annotations=(
+            Annotation(id=1, category_id=1, shape=Box(x0=0, y0=0, x1=1, y1=1)),)),
+        Sample(id=2, file_name="top.jpg", width=1, height=1)))
+    annoconv.save(ds, tmp_path / "o", "semantic-png")
+    back = annoconv.load(tmp_path / "o")
+    assert [(s.id, s.subset, s.file_name) for s in back.samples] == [
+        ("a/b/x", "a/b", "x.png"), ("top", None, "top.png")]
+
+
+def test_workers_give_the_same_files(tmp_path):
+    ds = annoconv.load(ROOT / "fixtures" / "hasty" / "example_v1.1.json")
+    annoconv.save(ds, tmp_path / "one", "semantic-png")
+    annoconv.save(ds, tmp_path / "two", "semantic-png", workers=2)
+    assert {k: v.tolist() for k, v in png_arrays(tmp_path / "one").items()} == \
+        {k: v.tolist() for k, v in png_arrays(tmp_path / "two").items()}
+    back = annoconv.load(tmp_path / "two", workers=2)
+    assert back == annoconv.load(tmp_path / "one")
+
+
+def test_index_png_options(tmp_path):
+    ds = overlap_dataset()
+    annoconv.save(ds, tmp_path / "bg255", "index-png", background=255, palette=False,
+                  labels_order="class_type")
+    cmap = json.loads((tmp_path / "bg255" / "class_map.json").read_text())
+    assert cmap["background"] == 255 and [c["index"] for c in cmap["classes"]] == [0, 1, 2]
+    arr, mode, _ = read_png(tmp_path / "bg255" / "s" / "x.png")
+    assert mode == "L" and arr[1].tolist() == [2, 0, 0, 1, 1, 2]
+    back = annoconv.load(tmp_path / "bg255")
+    assert {a.category_id: a.shape.area for a in back.samples[0].annotations} == {1: 4, 2: 4, 3: 16}
+    many = Dataset(categories=tuple(Category(id=i, name=f"c{i}") for i in range(1, 301)),
+                   samples=(Sample(id=1, file_name="m.png", width=3, height=1, annotations=(
+                       Annotation(id=1, category_id=300, shape=Box(x0=0, y0=0, x1=2, y1=1)),)),))
+    annoconv.save(many, tmp_path / "wide", "index-png")
+    arr, mode, _ = read_png(tmp_path / "wide" / "m.png")
+    assert mode.startswith("I;16") and arr.tolist() == [[300, 300, 0]]
+    assert annoconv.load(tmp_path / "wide").samples[0].annotations[0].category_id == 300
+    with pytest.raises(ConversionError) as e:
+        annoconv.save(many, tmp_path / "sem", "semantic-png")
+    assert str(e.value) == "300 classes; a semantic PNG holds at most 255"
+
+
+def test_write_errors(tmp_path):
+    cats = (Category(id=1, name="c"),)
+    nosize = Dataset(categories=cats, samples=(Sample(id=1, file_name="a.jpg", annotations=(
+        Annotation(id=1, category_id=1, shape=Box(x0=0, y0=0, x1=1, y1=1)),)),))
+    with pytest.raises(ConversionError) as e:
+        annoconv.save(nosize, tmp_path / "o", "semantic-png")
+    assert str(e.value) == "image 'a.jpg' has no width/height and no mask to take them from"
+    twins = Dataset(categories=cats, samples=(Sample(id=1, file_name="a.jpg", width=1, height=1),
+                                              Sample(id=2, file_name="a.png", width=1, height=1)))
+    with pytest.raises(ConversionError) as e:
+        annoconv.save(twins, tmp_path / "o", "semantic-png")
+    assert str(e.value) == "images 'a.jpg' and 'a.png' would both be written to a.png"
+    escape = Dataset(categories=cats, samples=(Sample(id=1, file_name="a.jpg", subset="../up",
+                                                      width=1, height=1),))
+    with pytest.raises(ConversionError, match="cannot name a PNG"):
+        annoconv.save(escape, tmp_path / "o", "semantic-png")
+    with pytest.raises(ValueError, match="labels_order 'depth' is not one of"):
+        annoconv.save(twins, tmp_path / "o", "semantic-png", labels_order=["depth"])
+    assert not (tmp_path / "o").exists()
+
+
+def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    ds = annoconv.load(GS)
+    calls = []
+    real = semantic_png._save_png
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(semantic_png, "_save_png", failing)
+    with pytest.raises(OSError, match="disk full"):
+        annoconv.save(ds, tmp_path / "out", "semantic-png")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "label_classes.json").write_text("old")
+    calls.clear()
+    with pytest.raises(OSError):
+        annoconv.save(ds, tmp_path / "out", "semantic-png")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["label_classes.json"]
+    assert (tmp_path / "out" / "label_classes.json").read_text() == "old"
+
+
+# --------------------------------------------------------------------------------------
+# invalid input
+# --------------------------------------------------------------------------------------
+
+
+def _folder(tmp_path: Path, table, images: dict[str, np.ndarray] | None = None) -> Path:
+    d = tmp_path / "sem"
+    (d / "ds").mkdir(parents=True)
+    (d / "label_classes.json").write_text(table if isinstance(table, str) else json.dumps(table))
+    for name, arr in (images or {}).items():
+        Image.fromarray(arr).save(d / "ds" / name)
+    return d
+
+
+TABLE = [{"id": "u1", "color": "#ff0000ff", "png_index": 1, "name": "a", "type": "object"},
+         {"id": "u2", "color": "#00ff00ff", "png_index": 2, "name": "b", "type": "background"}]
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ({"name": "a"}, "label_classes.json: $: expected an array of label classes, got an object"),
+    ([{"name": "a"}], "label_classes.json: $[0].png_index: expected an integer 1..65535, got null"),
+    ([{"name": "a", "png_index": 0}], "label_classes.json: $[0].png_index: expected an integer 1..65535, got 0"),
+    ([{"png_index": 1}], "label_classes.json: $[0].name: expected a class name string, got null"),
+    ([TABLE[0], {**TABLE[1], "png_index": 1}],
+     "label_classes.json: $[1].png_index: png_index 1 is already the index of class 'a'"),
+    (json.dumps(TABLE)[:40], "label_classes.json: invalid JSON at line 1 column 37: Unterminated string starting at"),
+])
+def test_invalid_class_table(tmp_path, table, message):
+    d = _folder(tmp_path, table)
+    with pytest.raises(ParseError) as e:
+        annoconv.convert(d, tmp_path / "out", to="semantic-png", from_="semantic-png")
+    assert str(e.value) == f"{d}/{message}"
+    assert not (tmp_path / "out").exists()
+
+
+def test_invalid_pixels(tmp_path):
+    bad = np.zeros((2, 3), np.uint8)
+    bad[1, 2] = 7
+    d = _folder(tmp_path, TABLE, {"x.png": bad})
+    with pytest.raises(ParseError) as e:
+        annoconv.load(d)
+    assert str(e.value) == (f"{d}/ds/x.png: pixel value 7 at (x=2, y=1) is not a class index "
+                            "of label_classes.json")
+    rgb = np.zeros((2, 2, 3), np.uint8)
+    rgb[0, 1] = (255, 0, 0)
+    rgb[1, 1] = (1, 2, 3)
+    (d / "ds" / "x.png").unlink()
+    Image.fromarray(rgb).save(d / "ds" / "y.png")
+    with pytest.raises(ParseError) as e:
+        annoconv.load(d)
+    assert str(e.value) == (f"{d}/ds/y.png: pixel colour (1, 2, 3) at (x=1, y=1) is not the "
+                            "colour of a class in label_classes.json")
+    rgb[1, 1] = (2, 2, 2)  # a gray pixel reads as png_index 2
+    Image.fromarray(rgb).save(d / "ds" / "y.png")
+    ds = annoconv.load(d)
+    assert {a.category_id: a.shape.area for a in ds.samples[0].annotations} == {1: 1, 2: 1}
+    (d / "ds" / "y.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    with pytest.raises(ParseError, match=r"ds/y.png: not a readable image"):
+        annoconv.load(d)
+
+
+@pytest.mark.parametrize("cut", [1, 8, 17, 30, 45, 60, -20, -1])
+def test_truncated_png(tmp_path, cut):
+    d = _folder(tmp_path, TABLE, {"x.png": np.ones((6, 9), np.uint8)})
+    data = (d / "ds" / "x.png").read_bytes()
+    (d / "ds" / "x.png").write_bytes(data[:cut])
+    with pytest.raises(ParseError) as e:
+        annoconv.load(d)
+    assert str(e.value).startswith(f"{d}/ds/x.png: not a readable image")
+
+
+@pytest.mark.parametrize(("cmap", "message"), [
+    ([], "class_map.json: $: expected a class map object, got an array"),
+    ({"classes": [{"index": 0, "name": "a"}]}, "class_map.json: $.classes[0].index: index 0 is already the background value"),
+    ({"classes": [{"index": 1, "name": "a", "color": [1, 2]}]},
+     "class_map.json: $.classes[0].color: expected [r, g, b] of integers 0..255, got [1, 2]"),
+    ({"background": -1, "classes": []}, "class_map.json: $.background: expected an integer 0..65535, got -1"),
+])
+def test_invalid_class_map(tmp_path, cmap, message):
+    (tmp_path / "class_map.json").write_text(json.dumps(cmap))
+    with pytest.raises(ParseError) as e:
+        annoconv.load(tmp_path, "index-png")
+    assert str(e.value) == f"{tmp_path}/{message}"
+
+
+def test_index_png_rejects_rgb(tmp_path):
+    (tmp_path / "class_map.json").write_text(json.dumps({"classes": [{"index": 1, "name": "a"}]}))
+    Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(tmp_path / "a.png")
+    with pytest.raises(ParseError) as e:
+        annoconv.load(tmp_path)
+    assert str(e.value) == f"{tmp_path}/a.png: expected a single-channel index PNG, got mode RGB"
+
+
+@given(st.integers(0, 2), st.sampled_from(["id", "color", "png_index", "name", "type"]),
+       st.sampled_from([None, True, 0, 3, -1, 2.5, "x", "#zzzzzz", [], {}, 70000]), st.booleans())
+def test_damaged_class_tables(i, key, value, delete):
+    table = json.loads((GS / "label_classes.json").read_text())
+    if delete:
+        del table[i][key]
+    else:
+        table[i][key] = value
+    try:
+        cats = semantic_png.parse_classes(table, "t.json")
+    except ParseError as e:
+        assert str(e).startswith("t.json: $[")  # this class, or the one sharing its index
+        return
+    assert [c.extra["semantic_png"].get("png_index") for c in cats] == [t["png_index"] for t in table]
