@@ -62,6 +62,8 @@ KINDS: dict[str, str] = {
     "mask_index_unknown": "mask pixel index not listed in the annotations",
     "mask_not_written": "mask the target writer does not re-encode (kept as a reference)",
     "attribute_converted": "attribute value converted to the target's type",
+    "attribute_type_unknown": "attribute of a type not in the known vocabulary (kept verbatim)",
+    "name_duplicate": "name used by more than one item (kept; lookups by name are ambiguous)",
 }
 
 
