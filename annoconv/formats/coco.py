@@ -786,6 +786,37 @@ class _Writer:
         self.rle = rle
         self.area = area
         self.keep_extra = keep_extra
+        self._rasters: dict[int, _rle.RLE] = {}
+
+    def prefetch(self, samples: Sequence[Sample], writable: Sequence[Sequence[Annotation]]) -> None:
+        """Rasterise, in one batch per image size, every polygon these samples will need as
+        pixels (holes written as RLE, areas computed from pixels): one vectorized call
+        instead of one per polygon."""
+        self._rasters = {}
+        todo: dict[tuple[int, int], list[Polygon]] = {}
+        for s, anns in zip(samples, writable, strict=True):
+            if s.height is None or s.width is None:
+                continue
+            for a in anns:
+                poly = self._needs_raster(a)
+                if poly is not None:
+                    todo.setdefault((s.height, s.width), []).append(poly)
+        for (h, w), polys in todo.items():
+            for poly, r in zip(polys, geometry.polygons_to_rles(polys, h, w), strict=True):
+                self._rasters[id(poly)] = r
+
+    def _needs_raster(self, a: Annotation) -> Polygon | None:
+        shape = a.shape
+        if isinstance(shape, Polygon):
+            if shape.has_holes and self.holes == "rle":
+                return shape
+            if a.area is None and self.area == "pixels" and not shape.has_holes:
+                return shape
+        return None
+
+    def raster(self, poly: Polygon, size: tuple[int | None, int | None], where: str) -> _rle.RLE:
+        r = self._rasters.get(id(poly))
+        return r if r is not None else geometry.polygon_to_rle(poly, *self._size(size, where))
 
     def rle_json(self, r: _rle.RLE, ns: dict[str, Any]) -> Any:
         uncompressed = self.rle == "uncompressed" or (self.rle == "auto" and ns.get("rle") == "uncompressed")
@@ -809,7 +840,7 @@ class _Writer:
                 outer = Polygon.from_coco([p.exterior.reshape(-1).tolist() for p in shape.parts])
                 return outer.to_coco(), None, outer
             self.report.add("hole_to_rle", where=where)
-            r = geometry.polygon_to_rle(shape, *self._size(size, where))
+            r = self.raster(shape, size, where)
             return self.rle_json(r, ns), r, None
         if isinstance(shape, Mask):
             r = shape.rle
@@ -884,7 +915,7 @@ class _Writer:
             if self.area == "shoelace":
                 area = geometry.polygon_area(poly)
             else:
-                area = _rle.area(geometry.polygon_to_rle(poly, *self._size((sample.height, sample.width), where)))
+                area = _rle.area(self.raster(poly, (sample.height, sample.width), where))
         elif bbox is not None:
             area = bbox[2] * bbox[3]
         else:
@@ -963,7 +994,10 @@ def emit(
     ann_ids = iter(new_ids)
     template = _annotation_template(keys.get("annotations"))
     images, annotations = [], []
-    for s, iid, anns in zip(samples, image_ids, writable, strict=True):
+    chunk = 512  # samples rasterised per batch (bounded memory, amortised numpy calls)
+    for k, (s, iid, anns) in enumerate(zip(samples, image_ids, writable, strict=True)):
+        if k % chunk == 0:
+            wr.prefetch(samples[k : k + chunk], writable[k : k + chunk])
         ns = s.extra.get(NS, {})
         img: dict[str, Any] = {"id": iid, "file_name": s.file_name, "height": s.height, "width": s.width}
         if s.height is None:
