@@ -21,6 +21,7 @@ from . import geometry, rle
 from .errors import (
     AnnoconvError,
     ConversionError,
+    OptionError,
     ParseError,
     RLEError,
     UnknownFormatError,
@@ -59,6 +60,7 @@ __all__ = [
     "FormatSpec",
     "Keypoints",
     "Mask",
+    "OptionError",
     "ParseError",
     "Polygon",
     "PolygonPart",
@@ -88,7 +90,7 @@ def _check_options(fn: Any, options: dict[str, Any], fmt: str, what: str) -> Non
     allowed = [n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY and n != "report"]
     unknown = [k for k in options if k not in allowed]
     if unknown:
-        raise TypeError(
+        raise OptionError(
             f"the {fmt} {what} has no option {', '.join(map(repr, unknown))}; "
             f"its options: {', '.join(allowed) or 'none'}"
         )

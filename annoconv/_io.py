@@ -137,9 +137,11 @@ def load_json_bytes(data: bytes, file: str | Path | None = None) -> Any:
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except _ConstantError as e:
         raise ParseError(file, None, f"{e} is not valid JSON (no NaN or Infinity)") from None
+    except OverflowError as e:
+        raise ParseError(file, None, str(e)) from None
     except json.JSONDecodeError as e:
         raise ParseError(
             file, None, f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}"
@@ -152,6 +154,13 @@ class _ConstantError(ValueError):
 
 def _refuse_constant(name: str) -> Any:
     raise _ConstantError(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise OverflowError(f"number {text[:40]} is too large for a double")
+    return value
 
 
 def read_json(path: str | Path) -> Any:
@@ -179,7 +188,11 @@ def _default(o: Any) -> Any:
 
 
 def dump_json_bytes(obj: Any, *, indent: bool = False) -> bytes:
-    """Serialise to UTF-8 JSON. NaN and infinities are refused (no JSON reader takes them)."""
+    """Serialise to UTF-8 JSON (orjson, or json for integers beyond 64 bits).
+
+    Readers never produce NaN or infinities and the model refuses them in every numeric
+    field; a non-finite float placed by hand in a free-form dict (``extra``, ``attributes``)
+    is written as ``null``, as orjson does."""
     if _orjson is not None:
         try:
             opt = _orjson.OPT_INDENT_2 if indent else 0

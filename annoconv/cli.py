@@ -15,7 +15,7 @@ from typing import Any
 
 from . import __version__, convert, load
 from ._io import write_json
-from .errors import AnnoconvError
+from .errors import AnnoconvError, OptionError
 from .registry import available_formats, detect_format, get_format
 from .report import ConversionReport
 
@@ -135,14 +135,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.quiet:
                 print(report)
             return 0
+    except OptionError as e:  # an option the reader or writer does not take
+        print(f"annoconv: usage error: {e}", file=sys.stderr)
+        return 2
     except AnnoconvError as e:
         print(f"annoconv: error: {e}", file=sys.stderr)
         return 1
-    except TypeError as e:  # an option the reader or writer does not take
-        if "has no option" in str(e):
-            print(f"annoconv: usage error: {e}", file=sys.stderr)
-            return 2
-        raise
     parser.error(f"unknown command {args.command!r}")
     return 2  # pragma: no cover
 

@@ -7,6 +7,7 @@ Every error annoconv raises on purpose derives from :class:`AnnoconvError`, so o
     ├── ParseError            a file (or an in-memory document) is not what its format says
     │   └── RLEError          an RLE mask is malformed (bad counts, bad string, size too large)
     ├── UnknownFormatError    no registered format matches, or a format name is unknown
+    ├── OptionError           a reader/writer option that does not exist or has a bad value
     ├── WriteError            a writer could not write its output (nothing partial is left)
     └── ConversionError       the data cannot be expressed in the target format
 
@@ -22,6 +23,7 @@ from pathlib import Path
 __all__ = [
     "AnnoconvError",
     "ConversionError",
+    "OptionError",
     "ParseError",
     "RLEError",
     "UnknownFormatError",
@@ -98,6 +100,11 @@ class RLEError(ParseError):
 class UnknownFormatError(AnnoconvError, LookupError):
     """A format name that is not registered, or a file that no (or more than one) format
     recognises. The message lists the candidates and names the ``--from``/``format=`` option."""
+
+
+class OptionError(AnnoconvError, TypeError, ValueError):
+    """A reader or writer option that does not exist, or a value it does not take (the
+    command line reports it as a usage error, exit status 2)."""
 
 
 class WriteError(AnnoconvError, OSError):

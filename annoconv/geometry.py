@@ -490,19 +490,27 @@ def _trace_rings(r: RLE) -> list[npt.NDArray[np.int64]]:
 def _split_pinched(ring: npt.NDArray[np.int64]) -> list[npt.NDArray[np.int64]]:
     """Split a ring that passes twice through one vertex (a hole touching its exterior, or
     two holes touching, at a single point) into simple rings, so that shapely and every
-    GIS tool accept the result. Such vertices are rare; most rings return unchanged."""
+    GIS tool accept the result. One pass with a stack: a repeated vertex closes the loop
+    since its first visit. Such rings are rare; most return unchanged at once."""
     key = ring[:, 0] * (int(ring[:, 1].max()) + 1) + ring[:, 1]
     if np.unique(key).size == key.size:
         return [ring]
-    first_seen: dict[int, int] = {}
-    for j, k in enumerate(key.tolist()):  # loops over corners of a pinched ring only
-        if k in first_seen:
-            i = first_seen[k]
-            inner = ring[i:j]
-            outer = np.concatenate([ring[:i], ring[j:]])
-            return _split_pinched(inner) + _split_pinched(outer)
-        first_seen[k] = j
-    return [ring]  # pragma: no cover - unique keys handled above
+    out: list[npt.NDArray[np.int64]] = []
+    stack: list[int] = []  # indices into ring
+    where: dict[int, int] = {}  # vertex key -> its position on the stack
+    for i, k in enumerate(key.tolist()):  # corners of a pinched ring only
+        j = where.get(k)
+        if j is None:
+            where[k] = len(stack)
+            stack.append(i)
+            continue
+        loop = stack[j:]
+        out.append(ring[loop])
+        for q in loop[1:]:
+            del where[int(key[q])]
+        del stack[j + 1 :]
+    out.append(ring[stack])
+    return out
 
 
 def _assign_holes(

@@ -192,3 +192,10 @@ def test_rasteriser_matches_pycocotools_long_edges(parts):
         ours = geometry.polygon_to_rle(parts, h, w)
         ref = coco_mask.merge(coco_mask.frPyObjects(parts, h, w))
         assert rle.to_string(ours.counts) == ref["counts"].decode()
+
+
+def test_trace_many_pinches_is_linear_and_exact():
+    m = np.tile(np.array([[1, 1, 1], [1, 0, 1], [1, 1, 0]], bool), (1, 1200))
+    poly = geometry.mask_to_polygon(m)
+    assert geometry.polygon_to_rle(poly, *m.shape) == rle.encode(m)
+    assert all(geometry.validate_polygon(Polygon(parts=(p,))) is None for p in poly.parts[:50])

@@ -125,3 +125,10 @@ def test_truncated_png_is_refused(tmp_path):
     (tmp_path / "cut.png").write_bytes(data[:-12])
     with pytest.raises(ParseError, match=r"not a readable image: truncated PNG \(no IEND chunk at its end\)"):
         _io.read_png(tmp_path / "cut.png")
+
+
+def test_overflowing_numbers_are_refused(tmp_path):
+    p = tmp_path / "big.json"
+    p.write_bytes(b'{"x": 1e400}')
+    with pytest.raises(ParseError, match="too large for a double"):
+        _io.read_json(p)

@@ -69,7 +69,7 @@ from msgspec import UNSET, Raw, UnsetType
 from .. import geometry
 from .. import rle as _rle
 from .._io import atomic_folder, atomic_write, load_json_bytes, read_png, write_png
-from ..errors import ConversionError, ParseError, RLEError, json_pointer
+from ..errors import ConversionError, OptionError, ParseError, RLEError, json_pointer
 from ..model import (
     Annotation,
     Box,
@@ -115,7 +115,7 @@ _BBOX = tuple[int | float, int | float, _SIZE, _SIZE]  # [x, y, width, height], 
 # Field types of the records; a record type is made per key order (the first object's), so
 # that encoding a record gives its keys back in the file's order.
 _IMAGE_FIELDS: dict[str, Any] = {
-    "id": int, "file_name": str | _OPT, "height": int | _OPT, "width": int | _OPT,
+    "id": int, "file_name": str | _OPT, "height": int | float | _OPT, "width": int | float | _OPT,
     "license": Any, "coco_url": Any, "flickr_url": Any, "date_captured": Any,
     "annoconv": dict[str, Any] | _OPT,
 }
@@ -123,7 +123,7 @@ _ANN_FIELDS: dict[str, Any] = {
     "id": int, "image_id": int, "category_id": int | _OPT, "segmentation": Raw | _OPT,
     "area": int | float | _OPT, "bbox": _BBOX | _OPT, "iscrowd": int | bool | _OPT,
     "keypoints": list[int | float] | _OPT, "num_keypoints": int | _OPT,
-    "score": int | float | _OPT, "attributes": dict[str, Any] | _OPT,
+    "score": int | float | _OPT, "attributes": Any,
     "annoconv": dict[str, Any] | _OPT,
 }
 _REQUIRED = {"id", "image_id"}
@@ -325,6 +325,11 @@ def _category(c: Any, i: int, file: Any) -> Category:
         ns["isthing"] = c["isthing"]
     if "supercategory" in c and not isinstance(c["supercategory"], str):
         ns["supercategory"] = c["supercategory"]  # e.g. null: kept verbatim
+    if "name" not in c:
+        ns["_absent"] = ["name"]
+    for key in ("keypoints", "skeleton"):
+        if key in c and not isinstance(c[key], list):
+            ns[key] = c[key]  # e.g. null: kept verbatim
     color, rgba = c.get("color"), None
     if isinstance(color, list) and len(color) in (3, 4) and all(
         type(v) is int and 0 <= v <= 255 for v in color
@@ -339,8 +344,8 @@ def _category(c: Any, i: int, file: Any) -> Category:
             id=cid,
             name=name,
             supercategory=c["supercategory"] if isinstance(c.get("supercategory"), str) else None,
-            keypoint_names=c.get("keypoints"),
-            skeleton=c.get("skeleton"),
+            keypoint_names=c["keypoints"] if isinstance(c.get("keypoints"), list) else None,
+            skeleton=c["skeleton"] if isinstance(c.get("skeleton"), list) else None,
             kind="stuff" if c.get("isthing", 1) == 0 else "thing",
             color=rgba,  # type: ignore[arg-type]
             extra={NS: ns},
@@ -435,6 +440,38 @@ def _decode_items(items: list[Raw], typ: type, key: str, file: Any
     return out, unknown
 
 
+_ABSENT_KEYS = ("category_id", "segmentation", "area", "bbox", "iscrowd", "num_keypoints")
+
+
+def _bad_polygons(indices: Sequence[int], anns: Sequence[Any]) -> Iterator[int]:
+    """Annotation indices whose polygon text may be bad: every one the batch check rejects,
+    and those with an exponent (1e400 overflows a double), in order."""
+    chunk = 4096
+    for s in range(0, len(indices), chunk):
+        part = indices[s : s + chunk]
+        joined = b"\x00".join([anns[i].segmentation for i in part]).translate(None, _WS)
+        if _first_bad_in_chunk(joined, len(part)) is not None or b"e" in joined or b"E" in joined:
+            yield from part  # rare: look at each polygon of this chunk
+
+
+def _check_polygon_numbers(text: bytes) -> str | None:
+    try:
+        msgspec.json.decode(text, type=list[list[float]])
+    except msgspec.ValidationError as e:
+        return f"a coordinate is not a finite double ({e})"
+    return None
+
+
+def _salvage_parts(text: bytes) -> tuple[list[list[float]], int]:
+    """The valid parts of a bad polygon (numbers only, even count >= 6), and how many
+    parts were dropped."""
+    value = msgspec.json.decode(text)
+    parts = value if isinstance(value, list) else []
+    good = [p for p in parts if isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0
+            and all(type(v) in (int, float) and abs(v) < 1e300 for v in p)]
+    return good, max(len(parts) - len(good), 1)
+
+
 class _Records:
     """A decoded and validated COCO file: the typed records plus what the checks found.
     Model objects are built from it on demand (:class:`CocoSamples`)."""
@@ -448,6 +485,12 @@ class _Records:
         doc = _decode(data, file, self.image_type, self.ann_type)
         self.doc = doc
         self.categories = tuple(_category(c, i, file) for i, c in enumerate(doc.categories))
+        seen_cats: set[int] = set()
+        for i, c in enumerate(self.categories):
+            if c.id in seen_cats:
+                raise ParseError(file, json_pointer("categories", i, "id"),
+                                 f"category id {c.id} appears more than once")
+            seen_cats.add(c.id)
         images, anns = doc.images, doc.annotations
         index: dict[int, int] = {}
         for j, img in enumerate(images):
@@ -455,7 +498,13 @@ class _Records:
                 raise ParseError(file, json_pointer("images", j, "id"),
                                  f"image id {img.id} appears more than once")
             index[img.id] = j
-        self.sizes = [(im.height, im.width) if im.height is not UNSET and im.width is not UNSET
+        for j, img in enumerate(images):
+            for key in ("height", "width"):
+                v = getattr(img, key)
+                if v.__class__ is float and not v.is_integer():
+                    raise ParseError(file, json_pointer("images", j, key),
+                                     f"expected a whole number of pixels, got {v}")
+        self.sizes = [(int(im.height), int(im.width)) if im.height is not UNSET and im.width is not UNSET
                       else None for im in images]
         cat_ids = {c.id for c in self.categories}
         per_image: list[list[int]] = [[] for _ in images]
@@ -501,10 +550,20 @@ class _Records:
                     raise ParseError(file, json_pointer("annotations", i, "keypoints"),
                                      "visibility values must be 0, 1 or 2")
             per_image[j].append(i)
-        bad = _first_bad_polygon(polygons, anns)
-        if bad is not None:
-            raise ParseError(file, json_pointer("annotations", bad, "segmentation"),
-                             _check_polygon_text(bytes(anns[bad].segmentation)) or "invalid polygon")
+        self.salvaged: dict[int, Polygon | None] = {}
+        for bad in _bad_polygons(polygons, anns):
+            text = bytes(anns[bad].segmentation)
+            ptr = json_pointer("annotations", bad, "segmentation")
+            why = _check_polygon_text(text) or _check_polygon_numbers(text)
+            if why is None:
+                continue
+            if strict:
+                raise ParseError(file, ptr, why + " (strict=False drops such parts)")
+            # keep the good parts, as detectron2 and mmdet do; count what was dropped
+            kept_parts, dropped = _salvage_parts(text)
+            self.salvaged[bad] = Polygon.from_coco(kept_parts) if kept_parts else None
+            if report is not None:
+                report.add("invalid_part_dropped", dropped, where=ptr)
         del self._polygons
         self.per_image = per_image
         kept_order = [i for js in per_image for i in js]
@@ -539,10 +598,16 @@ class _Records:
                              f"[height, width] = [{size[0]}, {size[1]}]")
         self.masks[i] = Mask(rle=r)
         notes: dict[str, Any] = {}
-        if isinstance(obj.get("counts"), list):
+        counts = obj.get("counts")
+        if isinstance(counts, list):
             notes["rle"] = "uncompressed"
+        elif _rle.to_string(r.counts) != counts:
+            notes["rle_counts"] = counts  # a non-canonical string: written back as read
         if list(obj) != ["size", "counts"]:
             notes["rle_keys"] = list(obj)
+            others = {k: v for k, v in obj.items() if k not in ("size", "counts")}
+            if others:
+                notes["rle_extra"] = others
         if notes:
             self.rle_notes[i] = notes
 
@@ -558,35 +623,49 @@ class _Records:
         elif i in self.masks:
             shape = self.masks[i]
             extra.update(self.rle_notes.get(i, ()))
+        elif i in self.salvaged:
+            shape = self.salvaged[i]
+            extra["segmentation"] = msgspec.json.decode(seg)  # as read, parts dropped or not
         else:
             text = bytes(seg)
-            shape = None if text == b"[]" else Polygon.from_flat_json(text)
+            shape = None if text == b"[]" else Polygon.from_flat_json(
+                text, where=f"{self.file}: $.annotations[{i}].segmentation" if self.file else
+                f"$.annotations[{i}].segmentation")
         cid, area, bbox, iscrowd = a.category_id, a.area, a.bbox, a.iscrowd
-        if cid is UNSET or seg is UNSET or area is UNSET or bbox is UNSET or iscrowd is UNSET:
-            extra["_absent"] = [k for k in ("category_id", "segmentation", "area", "bbox", "iscrowd")
-                                if getattr(a, k) is UNSET]
+        nkp = a.num_keypoints
+        if cid is UNSET or seg is UNSET or area is UNSET or bbox is UNSET or iscrowd is UNSET or \
+                (nkp is UNSET and a.keypoints is not UNSET):
+            extra["_absent"] = [k for k in _ABSENT_KEYS if getattr(a, k) is UNSET]
         stored_bbox = None
         if bbox is not UNSET:
             x, y, w, h = bbox
-            x1, y1 = x + w, y + h
-            stored_bbox = Box._trusted(x, y, x1, y1)
-            dw, dh = x1 - x, y1 - y
+            stored_bbox = Box._trusted(x, y, x + w, y + h)
+            _, _, dw, dh = stored_bbox.to_xywh()
             if dw != w or dh != h or dw.__class__ is not w.__class__ or dh.__class__ is not h.__class__:
                 extra["bbox"] = bbox  # x + w - x != w in floating point: keep the numbers
-        if iscrowd is not UNSET and iscrowd.__class__ is not int:
+        if iscrowd is not UNSET and (iscrowd.__class__ is not int or iscrowd not in (0, 1)):
             extra["iscrowd"] = iscrowd
         keypoints = None
-        nkp = a.num_keypoints
         if a.keypoints is not UNSET:
-            keypoints = Keypoints.from_coco(a.keypoints)
-            if nkp is UNSET or nkp != keypoints.num_labeled:
+            kp = a.keypoints
+            keypoints = Keypoints.from_coco(kp)
+            if nkp is not UNSET and nkp != keypoints.num_labeled:
                 extra["num_keypoints"] = nkp
+            if len({v.__class__ for v in kp}) > 1:
+                extra["keypoints"] = kp  # mixed ints and floats: keep the numbers as written
         elif nkp is not UNSET:
             extra["num_keypoints"] = nkp
         kept = a.annoconv
         z_index = track_id = None
         if kept is not UNSET:
             z_index, track_id = kept.get("z_index"), kept.get("track_id")
+            extra["annoconv"] = kept  # written back, with the model's values laid over it
+        attributes = a.attributes
+        if attributes is UNSET:
+            attributes = {}
+        elif attributes.__class__ is not dict:
+            extra["attributes"] = attributes  # not an object: kept as it is
+            attributes = {}
         score = a.score
         # validated when the file was read (typed decoding and the checks): nothing to repeat
         return trusted_annotation(
@@ -597,7 +676,7 @@ class _Records:
             area=None if area is UNSET else area,
             iscrowd=bool(iscrowd) if iscrowd is not UNSET else False,
             score=None if score is UNSET else score,
-            attributes={} if a.attributes is UNSET else a.attributes,
+            attributes=attributes,
             keypoints=keypoints,
             z_index=z_index,
             track_id=track_id,
@@ -617,12 +696,17 @@ class _Records:
         if img.file_name is UNSET:
             extra["_absent"] = ["file_name"]
         kept = img.annoconv if img.annoconv is not UNSET else {}
+        if kept:
+            extra["annoconv"] = kept  # written back, with the model's values laid over it
+        for key in ("height", "width"):
+            if getattr(img, key).__class__ is float:
+                extra[key] = getattr(img, key)  # 427.0: written back as read
         status = kept.get("status")
         return Sample(
             id=img.id,
             file_name="" if img.file_name is UNSET else img.file_name,
-            width=None if img.width is UNSET else img.width,
-            height=None if img.height is UNSET else img.height,
+            width=None if img.width is UNSET else int(img.width),
+            height=None if img.height is UNSET else int(img.height),
             subset=kept.get("subset"),
             status=_STATUS_BY_VALUE.get(status) if isinstance(status, str) else None,
             tags=tuple(kept.get("tags", ())),
@@ -773,20 +857,20 @@ class _Writer:
     def __init__(self, report: ConversionReport, *, mask_as: MaskAs, holes: str, rle: str,
                  area: str, keep_extra: bool) -> None:
         if mask_as not in ("rle", "polygon"):
-            raise ValueError(f"mask_as must be 'rle' or 'polygon', got {mask_as!r}")
+            raise OptionError(f"mask_as must be 'rle' or 'polygon', got {mask_as!r}")
         if holes not in ("rle", "drop"):
-            raise ValueError(f"holes must be 'rle' or 'drop', got {holes!r}")
+            raise OptionError(f"holes must be 'rle' or 'drop', got {holes!r}")
         if rle not in ("compressed", "uncompressed", "auto"):
-            raise ValueError(f"rle must be 'compressed', 'uncompressed' or 'auto', got {rle!r}")
+            raise OptionError(f"rle must be 'compressed', 'uncompressed' or 'auto', got {rle!r}")
         if area not in ("pixels", "shoelace"):
-            raise ValueError(f"area must be 'pixels' or 'shoelace', got {area!r}")
+            raise OptionError(f"area must be 'pixels' or 'shoelace', got {area!r}")
         self.report = report
         self.mask_as = mask_as
         self.holes = holes
         self.rle = rle
         self.area = area
         self.keep_extra = keep_extra
-        self._rasters: dict[int, _rle.RLE] = {}
+        self._rasters: dict[tuple[int, int, int], _rle.RLE] = {}
 
     def prefetch(self, samples: Sequence[Sample], writable: Sequence[Sequence[Annotation]]) -> None:
         """Rasterise, in one batch per image size, every polygon these samples will need as
@@ -803,7 +887,7 @@ class _Writer:
                     todo.setdefault((s.height, s.width), []).append(poly)
         for (h, w), polys in todo.items():
             for poly, r in zip(polys, geometry.polygons_to_rles(polys, h, w), strict=True):
-                self._rasters[id(poly)] = r
+                self._rasters[(id(poly), h, w)] = r
 
     def _needs_raster(self, a: Annotation) -> Polygon | None:
         shape = a.shape
@@ -815,15 +899,20 @@ class _Writer:
         return None
 
     def raster(self, poly: Polygon, size: tuple[int | None, int | None], where: str) -> _rle.RLE:
-        r = self._rasters.get(id(poly))
-        return r if r is not None else geometry.polygon_to_rle(poly, *self._size(size, where))
+        h, w = self._size(size, where)
+        r = self._rasters.get((id(poly), h, w))
+        return r if r is not None else geometry.polygon_to_rle(poly, h, w)
 
     def rle_json(self, r: _rle.RLE, ns: dict[str, Any]) -> Any:
         uncompressed = self.rle == "uncompressed" or (self.rle == "auto" and ns.get("rle") == "uncompressed")
         obj = _rle.to_coco(r, compressed=not uncompressed)
+        raw = ns.get("rle_counts")  # a non-canonical string as read, if it is still this mask
+        if raw is not None and self.rle == "auto" and _rle.from_string(raw, *r.size) == r:
+            obj["counts"] = raw
+        obj.update(ns.get("rle_extra", ()))
         keys = ns.get("rle_keys")
         if keys:
-            obj = {k: obj[k] for k in keys if k in obj}
+            obj = _ordered(obj, keys)
         return obj
 
     def segmentation(self, ann: Annotation, sample: Sample, where: str, ns: dict[str, Any]
@@ -833,7 +922,15 @@ class _Writer:
         size = (sample.height, sample.width)
         if isinstance(shape, Polygon):
             if not shape.has_holes:
-                seg = Raw(shape.flat_json) if shape.flat_json is not None else shape.to_coco()
+                if shape.flat_json is not None:
+                    return Raw(shape.flat_json), None, shape
+                seg = shape.to_coco()
+                if any(len(p) < 6 for p in seg):  # COCO readers reject parts of < 3 points
+                    self.report.add("invalid_part_dropped", sum(len(p) < 6 for p in seg), where=where)
+                    seg = [p for p in seg if len(p) >= 6]
+                    shape = Polygon.from_coco(seg)
+                    if not seg:
+                        return [], None, None
                 return seg, None, shape
             if self.holes == "drop":
                 self.report.add("hole_dropped", where=where)
@@ -882,7 +979,10 @@ class _Writer:
     def bbox_area(self, ann: Annotation, sample: Sample, seg_rle: _rle.RLE | None,
                   poly: Polygon | None, where: str, ns: dict[str, Any]) -> tuple[list[Any] | None, Any]:
         shape = ann.shape
-        if ann.stored_bbox is not None:
+        absent = ns.get("_absent", ())
+        if "bbox" in absent:
+            bbox = None
+        elif ann.stored_bbox is not None:
             b = ann.stored_bbox
             if b.rotation:
                 b = b.bounds()
@@ -906,7 +1006,7 @@ class _Writer:
             bbox = list(b.to_xywh()) if b is not None else [0, 0, 0, 0]
         else:
             bbox = None
-        if ann.area is not None:
+        if ann.area is not None or "area" in absent:
             return bbox, ann.area
         if isinstance(shape, Mask) or seg_rle is not None:
             r = seg_rle if seg_rle is not None else shape.rle  # type: ignore[union-attr]
@@ -933,24 +1033,39 @@ def _ordered(d: dict[str, Any], keys: Sequence[str] | None) -> dict[str, Any]:
     return out
 
 
-def _assign_ids(values: list[Any]) -> list[int]:
-    """Keep positive, unique ints; give everything else new ids above the largest kept one,
-    in order (deterministic)."""
-    seen: set[int] = set()
-    keep = []
-    for v in values:
-        ok = type(v) is int and v > 0 and v not in seen
-        keep.append(ok)
-        if ok:
-            seen.add(v)
-    nxt = max(seen, default=0) + 1
-    out = []
-    for v, ok in zip(values, keep, strict=True):
-        if ok:
-            out.append(v)
-        else:
-            out.append(nxt)
-            nxt += 1
+def _assign_ids(values: list[Any], keep_ints: bool, rep: ConversionReport, what: str) -> list[int]:
+    """Ids to write. From a COCO source every integer id is kept as read. Otherwise the ids
+    are kept when they are all positive, unique integers, and else every object is numbered
+    by its position, 1, 2, ... (deterministic, never 0, and the same for shards converted
+    apart when each starts at its prefix offset)."""
+    if keep_ints and all(type(v) is int for v in values):
+        zero = sum(v == 0 for v in values)
+        if zero:
+            rep.add("id_zero_kept", zero, where=what)
+        return values
+    if all(type(v) is int and v > 0 for v in values) and len(set(values)) == len(values):
+        return values
+    out = list(range(1, len(values) + 1))
+    rep.add("id_assigned", sum(a != b for a, b in zip(out, values, strict=True)), where=what)
+    return out
+
+
+def _restore_order(annotations: list[dict[str, Any]], source_ids: list[Any],
+                   order: list[Any]) -> list[dict[str, Any]]:
+    """Put annotations back in the file's order, matching the source ids in turn (an id
+    that appears twice takes its positions first come, first served)."""
+    slots: dict[Any, list[int]] = {}
+    for k, v in enumerate(order):
+        slots.setdefault(v, []).append(k)
+    positions = []
+    for v in source_ids:
+        free = slots.get(v)
+        if not free:
+            return annotations  # the annotations changed since reading: keep image order
+        positions.append(free.pop(0))
+    out: list[dict[str, Any]] = [{}] * len(annotations)
+    for p, a in zip(positions, annotations, strict=True):
+        out[p] = a
     return out
 
 
@@ -981,17 +1096,11 @@ def emit(
     samples = list(ds.samples)
     info_ns: dict[str, Any] = ds.info.get(NS, {}) if isinstance(ds.info.get(NS), dict) else {}
     keys = info_ns.get("_keys") or {}
-    image_ids = _assign_ids([s.id for s in samples])
-    if any(a != s.id for a, s in zip(image_ids, samples, strict=True)):
-        rep.add("id_assigned", sum(a != s.id for a, s in zip(image_ids, samples, strict=True)),
-                where="image ids")
+    from_coco = NS in ds.info  # ids as read, even 0 or repeated: a round trip is exact
+    image_ids = _assign_ids([s.id for s in samples], from_coco, rep, "image ids")
     writable = [[a for a in s.annotations if _writable(a)] for s in samples]
     source_ids = [a.id for anns in writable for a in anns]
-    new_ids = _assign_ids(source_ids)
-    changed = sum(a != b for a, b in zip(new_ids, source_ids, strict=True))
-    if changed:
-        rep.add("id_assigned", changed, where="annotation ids")
-    ann_ids = iter(new_ids)
+    ann_ids = iter(_assign_ids(source_ids, from_coco, rep, "annotation ids"))
     template = _annotation_template(keys.get("annotations"))
     images, annotations = [], []
     chunk = 512  # samples rasterised per batch (bounded memory, amortised numpy calls)
@@ -1004,12 +1113,13 @@ def emit(
             del img["height"]
         if s.width is None:
             del img["width"]
-        for k in ns.get("_absent", ()):
-            img.pop(k, None)
-        img.update((k, v) for k, v in ns.items() if not k.startswith("_"))
-        kept = _sample_leftovers(s, iid, rep)
-        if kept and keep_extra:
-            img["annoconv"] = kept
+        for key in ns.get("_absent", ()):
+            img.pop(key, None)
+        img.update((key, v) for key, v in ns.items() if not key.startswith("_"))
+        written = keep_extra or "annoconv" in ns
+        kept = _sample_leftovers(s, iid, None if written else rep)
+        if (kept and keep_extra) or "annoconv" in ns:
+            img["annoconv"] = {**ns.get("annoconv", {}), **kept}
         images.append(_ordered(img, ns.get("_keys") or keys.get("images")))
         if len(anns) != len(s.annotations):
             for a in s.annotations:
@@ -1019,14 +1129,13 @@ def emit(
             annotations.append(_emit_annotation(a, s, iid, next(ann_ids), wr, template))
     order = info_ns.get("annotation_order")
     if order is not None and len(order) == len(annotations):
-        pos = {v: k for k, v in enumerate(order)}
-        if len(pos) == len(order) and all(a["id"] in pos for a in annotations):
-            annotations.sort(key=lambda a: pos[a["id"]])
+        annotations = _restore_order(annotations, source_ids, order)
     categories = [_emit_category(c, rep, keep_extra) for c in ds.categories]
     doc = _header(ds)
-    doc["images"] = images
-    doc["annotations"] = annotations
-    doc["categories"] = categories
+    top = keys.get("top")
+    for key, value in (("images", images), ("annotations", annotations), ("categories", categories)):
+        if value or not top or key in top:  # a key the COCO source lacked stays absent
+            doc[key] = value
     rep.samples += len(images)
     rep.annotations += len(annotations)
     return _ordered(doc, keys.get("top"))
@@ -1051,13 +1160,14 @@ def _emit_records(ds: Dataset, rec: _Records, rep: ConversionReport, keep_extra:
     else:
         categories = [_emit_category(c, rep, keep_extra) for c in ds.categories]
     out = _header(ds)
-    out["images"] = images
-    out["annotations"] = anns
-    out["categories"] = categories
+    info_ns = ds.info.get(NS, {}) if isinstance(ds.info.get(NS), dict) else {}
+    top = (info_ns.get("_keys") or {}).get("top")
+    for key, value in (("images", images), ("annotations", anns), ("categories", categories)):
+        if value or not top or key in top:  # a key the source lacked stays absent
+            out[key] = value
     rep.samples += len(images)
     rep.annotations += len(anns)
-    info_ns = ds.info.get(NS, {}) if isinstance(ds.info.get(NS), dict) else {}
-    return _ordered(out, (info_ns.get("_keys") or {}).get("top"))
+    return _ordered(out, top)
 
 
 def _with_unknown(record: Any, unknown: dict[str, Any]) -> Any:
@@ -1093,18 +1203,23 @@ def _default_info(ds: Dataset) -> dict[str, Any]:
             else f"converted by annoconv {__version__}"}
 
 
-def _sample_leftovers(s: Sample, iid: int, rep: ConversionReport) -> dict[str, Any]:
+def _sample_leftovers(s: Sample, iid: int, rep: ConversionReport | None) -> dict[str, Any]:
+    """What of a sample COCO has no field for; counted as dropped when ``rep`` is given
+    (that is, when it is not written under the "annoconv" key)."""
     kept: dict[str, Any] = {}
     where = f"image {iid}"
     if s.status is not None:
         kept["status"] = s.status.value
-        rep.add("status_unmapped", where=where)
+        if rep is not None:
+            rep.add("status_unmapped", where=where)
     if s.tags:
         kept["tags"] = list(s.tags)
-        rep.add("tag_dropped", where=where)
+        if rep is not None:
+            rep.add("tag_dropped", where=where)
     if s.attributes:
         kept["attributes"] = s.attributes
-        rep.add("attribute_dropped", where=where)
+        if rep is not None:
+            rep.add("attribute_dropped", where=where)
     if s.subset is not None:
         kept["subset"] = s.subset
     if iid != s.id:
@@ -1133,7 +1248,8 @@ def _annotation_template(key_order: Sequence[str] | None) -> dict[str, Any]:
     return dict.fromkeys(order, _MISSING)
 
 
-_NS_INTERNAL = frozenset(("_absent", "_keys", "bbox", "iscrowd", "num_keypoints", "rle", "rle_keys"))
+_NS_INTERNAL = frozenset(("_absent", "_keys", "bbox", "iscrowd", "num_keypoints", "rle", "rle_keys",
+                          "rle_counts", "rle_extra", "keypoints", "annoconv"))
 
 
 def _emit_annotation(a: Annotation, s: Sample, iid: int, aid: int, wr: _Writer,
@@ -1151,13 +1267,12 @@ def _emit_annotation(a: Annotation, s: Sample, iid: int, aid: int, wr: _Writer,
     out["area"] = area
     if bbox is not None:
         out["bbox"] = bbox
-    out["iscrowd"] = ns["iscrowd"] if "iscrowd" in ns else int(a.iscrowd)
-    if ns:
-        for k in ns.get("_absent", ()):
-            out[k] = _MISSING
+    out["iscrowd"] = ns["iscrowd"] if "iscrowd" in ns and bool(ns["iscrowd"]) == a.iscrowd else int(a.iscrowd)
     kp = a.keypoints if a.keypoints is not None else (a.shape if isinstance(a.shape, Keypoints) else None)
     if kp is not None:
-        out["keypoints"] = kp.to_coco()
+        values = kp.to_coco()
+        raw = ns.get("keypoints")
+        out["keypoints"] = raw if raw is not None and raw == values else values
         out["num_keypoints"] = ns.get("num_keypoints", kp.num_labeled)
     elif "num_keypoints" in ns:
         out["num_keypoints"] = ns["num_keypoints"]
@@ -1167,18 +1282,25 @@ def _emit_annotation(a: Annotation, s: Sample, iid: int, aid: int, wr: _Writer,
         out["attributes"] = a.attributes
     if ns:
         out.update((k, v) for k, v in ns.items() if k not in _NS_INTERNAL)
+        for key in ns.get("_absent", ()):
+            out[key] = _MISSING
     if a.z_index is not None or a.track_id is not None or (a.id is not None and a.id != aid):
         kept: dict[str, Any] = {}
+        written = wr.keep_extra or "annoconv" in ns
         if a.z_index is not None:
             kept["z_index"] = a.z_index
-            rep.add("z_index_dropped", where=where)
+            if not written:
+                rep.add("z_index_dropped", where=where)
         if a.track_id is not None:
             kept["track_id"] = a.track_id
-            rep.add("track_dropped", where=where)
+            if not written:
+                rep.add("track_dropped", where=where)
         if a.id is not None and a.id != aid:
             kept["id"] = a.id
-        if wr.keep_extra:
-            out["annoconv"] = kept
+        if wr.keep_extra or "annoconv" in ns:
+            out["annoconv"] = {**ns.get("annoconv", {}), **kept}
+    elif "annoconv" in ns:
+        out["annoconv"] = ns["annoconv"]
     if _MISSING in out.values():
         out = {k: v for k, v in out.items() if v is not _MISSING}
     own_keys = ns.get("_keys")
@@ -1203,7 +1325,9 @@ def _emit_category(c: Category, rep: ConversionReport, keep_extra: bool) -> dict
         out["isthing"] = ns["isthing"]
     if c.color is not None and "_keys" in ns:
         out["color"] = list(c.color[:3]) if ns.get("color_rgb") else list(c.color)
-    out.update((k, v) for k, v in ns.items() if k not in ("_keys", "isthing", "color_rgb"))
+    out.update((k, v) for k, v in ns.items() if k not in ("_keys", "_absent", "isthing", "color_rgb"))
+    for key in ns.get("_absent", ()):
+        out.pop(key, None)
     if out.get("supercategory", "") is None and "supercategory" not in ns:
         del out["supercategory"]
     if "_keys" not in ns:
@@ -1245,7 +1369,7 @@ def write(
 
 
 def sniff(path: Path, head: bytes) -> int:
-    if not head.lstrip().startswith(b"{"):
+    if not head.lstrip().startswith(b"{") or re.match(rb'\s*\{\s*"annoconv"\s*:', head):
         return 0
     has_images = b'"images"' in head
     if b'"segments_info"' in head:
@@ -1370,13 +1494,19 @@ def _panoptic_annotations(rec: dict[str, Any], i: int, folder: Path, size: tuple
             if report is not None:
                 report.add("empty_mask", where=sp)
             r = _rle.empty(*ids.shape)
-        bbox = seg.get("bbox")
+        bbox, area = seg.get("bbox"), seg.get("area")
+        if bbox is not None and not (isinstance(bbox, list) and len(bbox) == 4 and all(
+                type(v) in (int, float) for v in bbox) and bbox[2] >= 0 and bbox[3] >= 0):
+            raise ParseError(file, sp + ".bbox", "expected [x, y, width, height]: 4 numbers, "
+                             "width and height >= 0")
+        if area is not None and type(area) not in (int, float):
+            raise ParseError(file, sp + ".area", f"expected a number, got {_kind(area)}")
         extra = {k2: v for k2, v in seg.items() if k2 not in ("id", "category_id", "area", "bbox", "iscrowd")}
         extra["_keys"] = list(seg)
         out.append(Annotation(
             id=sid, category_id=cid, shape=Mask(rle=r),
-            stored_bbox=Box.from_xywh(*bbox) if isinstance(bbox, list) and len(bbox) == 4 else None,
-            area=seg.get("area"), iscrowd=bool(seg.get("iscrowd", 0)),
+            stored_bbox=Box.from_xywh(*bbox) if bbox is not None else None,
+            area=area, iscrowd=bool(seg.get("iscrowd", 0)),
             extra={NS: extra},
         ))
     unlisted = sorted(set(masks) - listed)
@@ -1451,11 +1581,12 @@ def write_panoptic(
     dst = Path(path)
     folder_name = png_dir or dst.stem
     samples = list(ds.samples)
-    image_ids = _assign_ids([s.id for s in samples])
+    image_ids = _assign_ids([s.id for s in samples], NS in ds.info, rep, "image ids")
     jobs = []
     with atomic_folder(dst.parent) as tmp:
         (tmp / folder_name).mkdir(parents=True, exist_ok=True)
         records_meta = []
+        png_names: set[str] = set()
         for s, iid in zip(samples, image_ids, strict=True):
             if s.height is None or s.width is None:
                 raise ConversionError(f"image {iid}: panoptic PNGs need the image width and height")
@@ -1485,6 +1616,10 @@ def write_panoptic(
             ns = s.extra.get(NS, {})
             rec_extra = dict(ns.get("panoptic", {}))
             png_name = rec_extra.get("file_name") or (Path(s.file_name).stem or str(iid)) + ".png"
+            if png_name in png_names:  # train/0001.jpg and val/0001.jpg: keep both PNGs
+                png_name = f"{Path(png_name).stem}_{iid}.png"
+                rep.add("renamed", where=f"image {iid}: {png_name}")
+            png_names.add(png_name)
             jobs.append((s, iid, png_name, segs, tmp / folder_name, compress_level))
             records_meta.append((iid, png_name, rec_extra))
         results = map_parallel(_panoptic_record, jobs, workers)

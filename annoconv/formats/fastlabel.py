@@ -87,7 +87,7 @@ import numpy as np
 
 from .. import geometry
 from .._io import dump_json_bytes, read_json, write_json
-from ..errors import ParseError, json_pointer
+from ..errors import OptionError, ParseError, json_pointer
 from ..model import (
     Annotation,
     AttributeSpec,
@@ -1124,7 +1124,7 @@ def parse(doc: Any, file: str | Path | None = None, *, report: ConversionReport 
     annoconv.errors.ParseError: $[0]: missing key 'width' (every image task needs 'width' and 'height')
     """
     if video_frames not in ("all", "annotated"):
-        raise ValueError(f"video_frames must be 'all' or 'annotated', got {video_frames!r}")
+        raise OptionError(f"video_frames must be 'all' or 'annotated', got {video_frames!r}")
     if isinstance(doc, dict):
         tasks, prefix, single = [doc], False, True
     elif isinstance(doc, list):

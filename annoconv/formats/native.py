@@ -29,6 +29,7 @@ Layout (one JSON object)::
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -228,7 +229,8 @@ def write(ds: Dataset, path: str | Path, *, report: ConversionReport | None = No
 
 
 def sniff(path: Path, head: bytes) -> int:
-    return 2 if head.lstrip().startswith(b'{"annoconv"') else 0
+    # emit() writes the "annoconv" key first, compact or indented
+    return 2 if re.match(rb'\s*\{\s*"annoconv"\s*:', head) else 0
 
 
 FORMAT = FormatSpec(

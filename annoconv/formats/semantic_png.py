@@ -51,7 +51,7 @@ import numpy.typing as npt
 from .. import geometry
 from .. import rle as _rle
 from .._io import atomic_folder, map_parallel, read_json, read_png, write_json
-from ..errors import ConversionError, ParseError, json_pointer
+from ..errors import ConversionError, OptionError, ParseError, json_pointer
 from ..model import Annotation, Box, Category, Dataset, Ellipse, Keypoints, Mask, Polygon, Sample
 from ..registry import FormatSpec
 from ..report import ConversionReport
@@ -236,7 +236,7 @@ def _check_orders(labels_order: Sequence[str] | str) -> tuple[str, ...]:
     orders = (labels_order,) if isinstance(labels_order, str) else tuple(labels_order)
     for o in orders:
         if o not in LABELS_ORDERS:
-            raise ValueError(f"labels_order {o!r} is not one of {', '.join(LABELS_ORDERS)}")
+            raise OptionError(f"labels_order {o!r} is not one of {', '.join(LABELS_ORDERS)}")
     return orders
 
 
@@ -465,7 +465,7 @@ def write(dataset: Dataset, path: str | Path, *, report: ConversionReport | None
     source_fmt = info_ns.get("semantic_format") if info_ns else None
     fmt = semantic_format or source_fmt or "gs_asc"
     if fmt not in SEMANTIC_FORMATS:
-        raise ValueError(f"semantic_format {fmt!r} is not one of {', '.join(SEMANTIC_FORMATS)}")
+        raise OptionError(f"semantic_format {fmt!r} is not one of {', '.join(SEMANTIC_FORMATS)}")
     cats = dataset.categories
     if len(cats) > 255:
         raise ConversionError(f"{len(cats)} classes; a semantic PNG holds at most 255")

@@ -4,6 +4,7 @@ round trips, and pycocotools as the oracle for everything we write."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import json
 from pathlib import Path
 
@@ -333,10 +334,10 @@ def with_annotation(**changes):
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
-        (with_annotation(segmentation=[[0, 0, 2, 0, 2]]), "$.annotations[0].segmentation: part 0 has 5 values; expected an even count >= 6"),
-        (with_annotation(segmentation=[[0, 0, 2, 0]]), "$.annotations[0].segmentation: part 0 has 4 values; expected an even count >= 6"),
-        (with_annotation(segmentation=[0, 0, 2, 0, 2, 2]), "$.annotations[0].segmentation: expected a list of polygon parts [[x, y, ...], ...], got a flat list"),
-        (with_annotation(segmentation=[["a", 0, 2, 0, 2, 2]]), "$.annotations[0].segmentation: part 0 holds something other than numbers"),
+        (with_annotation(segmentation=[[0, 0, 2, 0, 2]]), "$.annotations[0].segmentation: part 0 has 5 values; expected an even count >= 6 (strict=False drops such parts)"),
+        (with_annotation(segmentation=[[0, 0, 2, 0]]), "$.annotations[0].segmentation: part 0 has 4 values; expected an even count >= 6 (strict=False drops such parts)"),
+        (with_annotation(segmentation=[0, 0, 2, 0, 2, 2]), "$.annotations[0].segmentation: expected a list of polygon parts [[x, y, ...], ...], got a flat list (strict=False drops such parts)"),
+        (with_annotation(segmentation=[["a", 0, 2, 0, 2, 2]]), "$.annotations[0].segmentation: part 0 holds something other than numbers (strict=False drops such parts)"),
         (with_annotation(segmentation=5), "$.annotations[0].segmentation: expected a polygon list or an RLE object, got an integer"),
         (with_annotation(segmentation={"size": [4, 6], "counts": [5, 2]}), "$.annotations[0].segmentation: counts sum to 7, expected height*width = 4*6 = 24"),
         (with_annotation(segmentation={"size": [4, 6], "counts": "52160J4x"}), "$.annotations[0].segmentation: compressed counts string has character 'x' at offset 7; expected characters '0' to 'o' (codes 48-111)"),
@@ -568,3 +569,156 @@ def test_panoptic_fixture(tmp_path):
     out = tmp_path / "copy.json"
     annoconv.save(ds, out, "coco-panoptic")
     assert json.loads(out.read_text()) == json.loads(path.read_text())
+
+
+# ---- edge cases found in review: valid but unusual files round-trip through both writers ----
+
+
+def round_trip_both(tmp_path, doc):
+    p = tmp_path / "in.json"
+    p.write_text(json.dumps(doc))
+    ds = annoconv.load(p)
+    for source in (ds, materialized(ds)):
+        out, _ = write_and_reload(source, tmp_path)
+        assert out == doc
+        assert [a["id"] for a in out.get("annotations", [])] == [a["id"] for a in doc.get("annotations", [])]
+    return ds
+
+
+def test_unusual_but_valid_files_round_trip(tmp_path):
+    doc = {
+        "images": [{"id": 1, "file_name": "é.jpg", "height": 427.0, "width": 8},
+                   {"id": 2, "file_name": "b.jpg", "height": 4, "width": 6}],
+        "annotations": [
+            {"id": 0, "image_id": 2, "category_id": 1, "keypoints": [1, 2.5, 2, 0, 0, 0],
+             "bbox": [195.56868360131864, 10.5, 436.82691195017117, 20.0], "iscrowd": 2,
+             "attributes": [], "annoconv": {"z_index": 3, "note": "kept"}},
+            {"id": 42, "image_id": 1, "category_id": 1, "segmentation":  # non-canonical "P0"
+                {"size": [427, 8], "counts": "P0" + rle.to_string([0, 3416])[1:], "source": "sam"},
+             "area": 1},
+            {"id": 42, "image_id": 2, "category_id": 1, "segmentation": [], "attributes": None},
+        ],
+        "categories": [{"id": 1, "keypoints": None, "skeleton": None}],
+    }
+    round_trip_both(tmp_path, doc)
+
+
+def test_absent_top_level_keys_stay_absent(tmp_path):
+    round_trip_both(tmp_path, {"images": [{"id": 5, "file_name": "a", "height": 2, "width": 2}]})
+
+
+def test_keypoints_without_num_keypoints(tmp_path):
+    doc = with_annotation(keypoints=[1, 1, 2])
+    del doc["annotations"][0]["segmentation"]
+    ds = round_trip_both(tmp_path, doc)
+    out, _ = write_and_reload(materialized(ds), tmp_path, mask_as="polygon")
+    assert "num_keypoints" not in out["annotations"][0]
+
+
+def test_no_size_and_no_area_is_not_an_error(tmp_path):
+    doc = json.loads(SAMPLE.read_text())
+    for img in doc["images"]:
+        del img["height"], img["width"]
+    for a in doc["annotations"]:
+        del a["area"]
+    doc["annotations"] = [a for a in doc["annotations"] if not isinstance(a["segmentation"], dict)]
+    round_trip_both(tmp_path, doc)
+
+
+def test_strict_false_drops_bad_parts_and_counts(tmp_path):
+    doc = with_annotation(segmentation=[[0, 0, 2, 0, 2, 2], [7, 7, 8]])
+    p = tmp_path / "in.json"
+    p.write_text(json.dumps(doc))
+    with pytest.raises(ParseError, match="part 1 has 3 values"):
+        annoconv.load(p)
+    report = annoconv.ConversionReport()
+    ds = annoconv.load(p, strict=False, report=report)
+    assert report.count("invalid_part_dropped") == 1
+    assert ds.samples[0].annotations[0].shape.to_coco() == [[0, 0, 2, 0, 2, 2]]
+
+
+def test_overflowing_polygon_numbers_are_located(tmp_path):
+    p = tmp_path / "in.json"
+    p.write_text(json.dumps(with_annotation()).replace("[[0, 0, 2, 0, 2, 2]]", "[[0, 0, 2, 0, 2, 2e400]]"))
+    with pytest.raises(ParseError, match=r"\$\.annotations\[0\]\.segmentation: a coordinate is not a finite double"):
+        annoconv.load(p)
+
+
+def test_writer_drops_degenerate_parts(tmp_path):
+    poly = Polygon.from_coco([[1, 1, 5, 1, 5, 5], [7, 7, 8, 8]])
+    ds = Dataset(categories=(Category(id=1, name="a"),), samples=(
+        Sample(id=1, file_name="a", width=8, height=8, annotations=(Annotation(id=1, category_id=1, shape=poly),)),))
+    out, report = write_and_reload(ds, tmp_path)
+    assert out["annotations"][0]["segmentation"] == [[1, 1, 5, 1, 5, 5]]
+    assert report.count("invalid_part_dropped") == 1
+    annoconv.load(tmp_path / "out.json")  # our own reader takes what we wrote
+
+
+def test_shared_polygon_on_images_of_two_sizes(tmp_path):
+    anns = (Annotation(id=1, category_id=1, shape=polygon_with_hole),)
+    ds = Dataset(categories=(Category(id=1, name="a"),), samples=(
+        Sample(id=1, file_name="a", width=10, height=10, annotations=anns),
+        Sample(id=2, file_name="b", width=20, height=30, annotations=(
+            Annotation(id=2, category_id=1, shape=polygon_with_hole),)),))
+    out, _ = write_and_reload(ds, tmp_path)
+    assert [a["segmentation"]["size"] for a in out["annotations"]] == [[10, 10], [30, 20]]
+    assert [a["area"] for a in out["annotations"]] == [32, 32]
+
+
+def test_duplicate_category_ids_are_located(tmp_path):
+    doc = {**BASE, "categories": [{"id": 1, "name": "a"}, {"id": 1, "name": "b"}]}
+    p = tmp_path / "in.json"
+    p.write_text(json.dumps(doc))
+    with pytest.raises(ParseError, match=r"\$\.categories\[1\]\.id: category id 1 appears more than once"):
+        annoconv.load(p)
+
+
+def test_ids_from_other_sources_are_positions(tmp_path):
+    ds = other_format_dataset()
+    out, report = write_and_reload(ds, tmp_path)
+    assert [a["id"] for a in out["annotations"]] == list(range(1, 9))
+    assert [i["id"] for i in out["images"]] == [1, 2]
+    assert report.count("id_assigned") == 10  # 8 annotations and 2 images had string ids
+
+
+def test_bad_option_value_is_a_usage_error(tmp_path, capsys):
+    from annoconv import cli
+
+    assert cli.main(["convert", str(SAMPLE), str(tmp_path / "o.json"), "--to", "coco", "-w", "rle=foo"]) == 2
+    assert "rle must be 'compressed', 'uncompressed' or 'auto', got 'foo'" in capsys.readouterr().err
+
+
+def test_native_indented_file_is_detected(tmp_path):
+    ds = annoconv.load(SAMPLE)
+    out = tmp_path / "ds.json"
+    annoconv.save(ds, out, "annoconv", indent=True)
+    assert annoconv.detect_format(out) == "annoconv"
+    assert annoconv.load(out).stats()["annotations"] == 4
+
+
+def test_panoptic_png_names_do_not_collide(tmp_path):
+    m = rle.encode(np.eye(3, dtype=bool))
+    ds = Dataset(categories=(Category(id=1, name="a"),), samples=tuple(
+        Sample(id=i, file_name=f"{split}/0001.jpg", width=3, height=3, annotations=(
+            Annotation(id=1, category_id=1, shape=Mask(rle=m if i == 1 else rle.encode(np.ones((3, 3), bool)))),))
+        for i, split in ((1, "train"), (2, "val"))))
+    report = annoconv.save(ds, tmp_path / "p.json", "coco-panoptic")
+    assert report.count("renamed") == 1
+    back = annoconv.load(tmp_path / "p.json")
+    assert [s.annotations[0].shape.area for s in back.samples] == [3, 9]
+
+
+@pytest.mark.parametrize(
+    ("segment", "message"),
+    [({"bbox": [0, 0, "1", 1]}, "segments_info[0].bbox: expected [x, y, width, height]"),
+     ({"area": "1"}, "segments_info[0].area: expected a number, got a string")],
+)
+def test_panoptic_bad_segment_fields(tmp_path, segment, message):
+    ds = panoptic_dataset()
+    out = tmp_path / "p.json"
+    annoconv.save(ds, out, "coco-panoptic")
+    doc = json.loads(out.read_text())
+    doc["annotations"][0]["segments_info"][0].update(segment)
+    out.write_text(json.dumps(doc))
+    with pytest.raises(ParseError, match=re.escape(message)):
+        annoconv.load(out)
