@@ -4,8 +4,8 @@ round trips, and pycocotools as the oracle for everything we write."""
 from __future__ import annotations
 
 import dataclasses
-import re
 import json
+import re
 from pathlib import Path
 
 import numpy as np
