@@ -717,7 +717,7 @@ def paint(
     if len(rles) != len(values):
         raise ValueError("paint needs one value per mask")
     flat = np.full(height * width, background, dtype=dtype)  # column-major, like the runs
-    owner = np.full(height * width, -1, dtype=np.int64)
+    owner = np.full(height * width, -1, dtype=np.int32 if len(rles) < 2**31 else np.int64)
     for i, r in enumerate(rles):
         if r.size != (height, width):
             raise ValueError(f"mask {i} is {r.height}x{r.width}, expected {height}x{width}")

@@ -1587,9 +1587,14 @@ def write_panoptic(
         (tmp / folder_name).mkdir(parents=True, exist_ok=True)
         records_meta = []
         png_names: set[str] = set()
+        kept_images = []
         for s, iid in zip(samples, image_ids, strict=True):
             if s.height is None or s.width is None:
+                if not s.annotations:  # e.g. an unlabelled sample: no PNG can be drawn
+                    rep.add("size_unknown", where=f"image {iid}: no size and no labels, skipped")
+                    continue
                 raise ConversionError(f"image {iid}: panoptic PNGs need the image width and height")
+            kept_images.append((s, iid))
             segs = []
             used: set[int] = set()
             candidates = []
@@ -1632,7 +1637,7 @@ def write_panoptic(
             annotations.append(_ordered(rec, rec_extra.get("_keys")))
             rep.files.append(f"{folder_name}/{png_name}")
         images = []
-        for s, iid in zip(samples, image_ids, strict=True):
+        for s, iid in kept_images:
             ns = s.extra.get(NS, {})
             img = {"id": iid, "file_name": s.file_name, "height": s.height, "width": s.width}
             img.update((k, v) for k, v in ns.items() if k not in ("_keys", "panoptic", "_absent"))

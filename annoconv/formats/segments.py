@@ -99,7 +99,7 @@ import numpy.typing as npt
 from .. import geometry
 from .. import rle as _rle
 from .._io import atomic_folder, dump_json_bytes, map_parallel, read_json
-from ..errors import ConversionError, ParseError, json_pointer
+from ..errors import ConversionError, OptionError, ParseError, json_pointer
 from ..model import (
     Annotation,
     AttributeSpec,
@@ -1052,7 +1052,7 @@ class _WriteJob:
 def _choose_task(samples: Sequence[Sample], info: Mapping[str, Any], task_type: str | None) -> str:
     if task_type is not None:
         if task_type not in BITMAP_TASKS + VECTOR_TASKS:
-            raise ValueError(f"task_type must be one of {', '.join(BITMAP_TASKS + VECTOR_TASKS)}, got {task_type!r}")
+            raise OptionError(f"task_type must be one of {', '.join(BITMAP_TASKS + VECTOR_TASKS)}, got {task_type!r}")
         return task_type
     src = _seg(info).get("dataset", {}).get("other", {}).get("task_type")
     if src in BITMAP_TASKS + VECTOR_TASKS:
@@ -1461,11 +1461,13 @@ def _parse_color_quiet(raw: Any) -> tuple[int, ...] | None:
 def _emit(ds: Dataset, report: ConversionReport, *, task_type: str | None, labelset: str | None,
           ids: str, bitmap_folder: str | None, default_folder: str, out_dir: Path | None,
           compress_level: int, workers: int, sink: dict[str, npt.NDArray[np.uint32]] | None) -> dict[str, Any]:
+    if not 0 <= compress_level <= 9:
+        raise OptionError(f"compress_level must be 0-9, got {compress_level}")
     if ids not in ("auto", "keep", "renumber"):
-        raise ValueError(f"ids must be 'auto', 'keep' or 'renumber', got {ids!r}")
+        raise OptionError(f"ids must be 'auto', 'keep' or 'renumber', got {ids!r}")
     folder = PurePosixPath((bitmap_folder or default_folder).replace("\\", "/"))
     if folder.is_absolute() or ".." in folder.parts or not folder.parts:
-        raise ValueError(f"bitmap_folder must be a relative folder name without '..', got {bitmap_folder!r}")
+        raise OptionError(f"bitmap_folder must be a relative folder name without '..', got {bitmap_folder!r}")
     samples = list(ds.samples)
     task = _choose_task(samples, ds.info, task_type)
     if labelset is None:

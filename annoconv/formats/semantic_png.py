@@ -194,6 +194,9 @@ def _write_pngs(dataset: Dataset, plan: Plan, tmp: Path, report: ConversionRepor
 
     def jobs() -> Iterator[tuple[Sample, Plan, str]]:
         for s in dataset.samples:
+            if (s.height is None or s.width is None) and not s.annotations:
+                report.add("size_unknown", where=f"{_where(s)}: no size and no labels, no PNG")
+                continue  # e.g. an unlabelled Segments sample: nothing to draw, no size to draw on
             rel = _out_name(s)
             if rel in seen:
                 raise ConversionError(f"images {seen[rel]!r} and {s.file_name!r} would both "

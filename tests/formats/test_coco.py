@@ -722,3 +722,11 @@ def test_panoptic_bad_segment_fields(tmp_path, segment, message):
     out.write_text(json.dumps(doc))
     with pytest.raises(ParseError, match=re.escape(message)):
         annoconv.load(out)
+
+
+def test_panoptic_skips_samples_without_size_or_labels(tmp_path):
+    ds = panoptic_dataset()
+    ds = dataclasses.replace(ds, samples=(*ds.samples, Sample(id=7, file_name="unlabelled.jpg")))
+    report = annoconv.save(ds, tmp_path / "p.json", "coco-panoptic")
+    assert report.count("size_unknown") == 1
+    assert [i["id"] for i in json.loads((tmp_path / "p.json").read_text())["images"]] == [42]

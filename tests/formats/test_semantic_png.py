@@ -497,3 +497,14 @@ def test_damaged_class_tables(i, key, value, delete):
         assert str(e).startswith("t.json: $[")  # this class, or the one sharing its index
         return
     assert [c.extra["semantic_png"].get("png_index") for c in cats] == [t["png_index"] for t in table]
+
+
+@pytest.mark.parametrize("fmt", ["semantic-png", "index-png"])
+def test_samples_without_size_or_labels_are_skipped(tmp_path, fmt):
+    ds = Dataset(categories=(Category(id=1, name="a"),), samples=(
+        Sample(id=1, file_name="a.jpg", width=4, height=2, annotations=(
+            Annotation(id=1, category_id=1, shape=Box(x0=0, y0=0, x1=2, y1=2)),)),
+        Sample(id=2, file_name="b.jpg")))
+    report = annoconv.save(ds, tmp_path / "out", fmt)
+    assert report.count("size_unknown") == 1
+    assert not any(p.name.startswith("b") for p in (tmp_path / "out").rglob("*.png"))
