@@ -17,9 +17,10 @@ Coordinates are continuous pixel-edge coordinates: origin at the top-left corner
       ▼  └───┴───┘
 
 Every type is a frozen, slotted, keyword-only dataclass; numpy arrays inside are read-only.
-``extra`` dicts hold what the model has no field for (so a same-format round trip is exact);
-by convention their keys are prefixed by the format that put them there (``"coco."``,
-``"hasty."``). The model imports no format module.
+``extra`` dicts hold what the model has no field for (so a same-format round trip is exact),
+in one namespace dict per format: ``extra["coco"] = {"license": 4, ...}``,
+``extra["hasty"] = {"image_id": ...}``; a writer of another format ignores those namespaces
+and counts what it cannot hold. The model imports no format module.
 
 >>> box = Box(x0=10, y0=20, x1=50, y1=60)
 >>> ann = Annotation(id=1, category_id=3, shape=box)
