@@ -188,11 +188,11 @@ def polygon_bbox(polygon: PolygonLike) -> list[float]:
 # --------------------------------------------------------------------------------------
 
 
-def _ring_toggles(
+def _rings_to_rles(
     rings: Sequence[npt.NDArray[Any]], height: int, width: int
-) -> list[npt.NDArray[np.int64]]:
-    """For each ring, the sorted column-major positions where its raster toggles (the
-    column-centre crossings of pycocotools' rleFrPoly, before parity).
+) -> list[RLE]:
+    """The raster of each ring (even-odd rule within the ring), as pycocotools' rleFrPoly,
+    all rings in one vectorized pass.
 
     rleFrPoly traces every edge into points on a 5x finer grid and looks for consecutive
     points that straddle a column centre. Only those pairs matter, and they can be found
@@ -291,20 +291,40 @@ def _ring_toggles(
         idx_parts.append(col * height + np.minimum(np.maximum((ym + 2) // 5, 0), height))
         ring_parts.append(ring_of[e][j])
 
+    total = height * width
     if not idx_parts:
-        return [np.zeros(0, _I64) for _ in range(nring)]
-    idx = np.concatenate(idx_parts)
-    rid = np.concatenate(ring_parts)
-    span = height * width + 1
-    key = np.sort(rid * span + idx)  # by ring, then position
-    bounds = np.searchsorted(key, np.arange(nring + 1) * span)
-    idx = key - (key // span) * span
-    return [idx[bounds[i] : bounds[i + 1]] for i in range(nring)]
-
-
-def _toggles_to_rle(toggles: npt.NDArray[np.int64], height: int, width: int) -> RLE:
-    t = _rle._odd_multiplicity(toggles)
-    return RLE._make(_rle._counts_from_toggles(t, height * width), height, width)
+        return [_rle.empty(height, width) for _ in range(nring)]
+    span = total + 1
+    key = np.sort(np.concatenate(ring_parts) * span + np.concatenate(idx_parts))
+    # an index toggled an even number of times cancels out (pycocotools merges the zero
+    # runs): keep each key whose run of equal keys is odd; drop toggles at the very end
+    if key.size > 1:
+        starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+        lengths = np.diff(np.append(starts, key.size))
+        key = key[starts[(lengths & 1) == 1]]
+    rid = key // span
+    idx = key - rid * span
+    inside = idx < total
+    rid, idx = rid[inside], idx[inside]
+    # counts of every ring in one array: each toggle's distance from the previous toggle
+    # (or 0) of its ring, plus one last run per ring up to the end of the image
+    bounds = np.searchsorted(rid, np.arange(nring + 1))
+    n = np.diff(bounds)
+    counts = np.empty(idx.size + nring, _I64)
+    slot = np.arange(idx.size) + rid  # room for one more count after each ring's toggles
+    prev = np.empty_like(idx)
+    prev[1:] = idx[:-1]
+    firsts = bounds[:-1][n > 0]
+    prev[firsts] = 0
+    counts[slot] = idx - prev
+    lasts = bounds[1:] + np.arange(nring)  # where each ring's final count goes
+    last_toggle = np.zeros(nring, _I64)
+    has = n > 0
+    last_toggle[has] = idx[bounds[1:][has] - 1]
+    counts[lasts] = total - last_toggle
+    counts = counts.astype(np.uint32)
+    starts_out = bounds[:-1] + np.arange(nring)
+    return [RLE._make(counts[a : b + 1], height, width) for a, b in zip(starts_out.tolist(), lasts.tolist())]
 
 
 def polygons_to_rles(
@@ -319,23 +339,30 @@ def polygons_to_rles(
     >>> [_rle.area(r) for r in polygons_to_rles([[[0, 0, 10, 0, 10, 10, 0, 10]], [[0.5, 0.5, 9.5, 0.5, 9.5, 9.5, 0.5, 9.5]]], 20, 20)]
     [100, 81]
     """
-    polys = [_as_polygon(p) for p in polygons]
     rings: list[npt.NDArray[Any]] = []
-    for p in polys:
-        rings.extend(p.rings())
-    toggles = _ring_toggles(rings, height, width)
+    layout: list[list[int]] = []  # per polygon, the number of holes of each part
+    for p in polygons:
+        if isinstance(p, Polygon):
+            layout.append([len(part.holes) for part in p.parts])
+            rings.extend(p.rings())
+        else:  # COCO parts: no model objects needed
+            parts = [np.asarray(q, _F64) for q in p]
+            for q in parts:
+                if q.ndim != 1 or q.size % 2:
+                    raise ValueError(f"a COCO polygon part is a flat list of x, y pairs; got {q.size} values")
+            layout.append([0] * len(parts))
+            rings.extend(q.reshape(-1, 2) for q in parts)
+    raster = _rings_to_rles(rings, height, width)
     out: list[RLE] = []
     i = 0
-    for p in polys:
+    for holes_per_part in layout:
         part_rles = []
-        for part in p.parts:
-            ext = _toggles_to_rle(toggles[i], height, width)
-            i += 1
-            if part.holes:
-                holes = [_toggles_to_rle(toggles[i + k], height, width) for k in range(len(part.holes))]
-                i += len(part.holes)
-                ext = _rle.difference(ext, holes)
+        for n_holes in holes_per_part:
+            ext = raster[i]
+            if n_holes:
+                ext = _rle.difference(ext, raster[i + 1 : i + 1 + n_holes])
             part_rles.append(ext)
+            i += 1 + n_holes
         if not part_rles:
             out.append(_rle.empty(height, width))
         elif len(part_rles) == 1:
