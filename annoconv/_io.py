@@ -41,6 +41,25 @@ __all__ = [
 ]
 
 
+def _missing_parents(folder: Path) -> list[Path]:
+    """The folders that a ``mkdir(parents=True)`` of ``folder`` would create, deepest first."""
+    out = []
+    p = folder
+    while not p.exists() and p != p.parent:
+        out.append(p)
+        p = p.parent
+    return out
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove folders this write created (deepest first), if they are still empty."""
+    for f in folders:
+        try:
+            f.rmdir()
+        except OSError:
+            return
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, *, binary: bool = True) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; on success it replaces ``path`` atomically,
@@ -55,6 +74,7 @@ def atomic_write(path: str | Path, *, binary: bool = True) -> Iterator[IO[Any]]:
     """
     target = Path(path)
     folder = target.parent
+    created = _missing_parents(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
@@ -81,6 +101,7 @@ def atomic_write(path: str | Path, *, binary: bool = True) -> Iterator[IO[Any]]:
         if not ok:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            _remove_empty(created)
 
 
 @contextlib.contextmanager
@@ -99,11 +120,13 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
     import shutil
 
     target = Path(path)
+    created = _missing_parents(target.parent)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     except OSError as e:
         raise WriteError(f"{target}: cannot write: {e.strerror or e}") from e
+    ok = False
     try:
         yield tmp
         target.mkdir(parents=True, exist_ok=True)
@@ -113,12 +136,15 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
             dst = target / src.relative_to(tmp)
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dst)
+        ok = True
     except OSError as e:
         if isinstance(e, WriteError):
             raise
         raise WriteError(f"{target}: cannot write: {e.strerror or e}") from e
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if not ok:
+            _remove_empty(created)
 
 
 def load_json_bytes(data: bytes, file: str | Path | None = None) -> Any:

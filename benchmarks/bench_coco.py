@@ -40,51 +40,61 @@ SIZES = {"S": 1_000, "M": 10_000, "L": 50_000}
 
 
 def child(approach: str, path: str, out: str) -> dict:
+    """Run one approach in this (fresh) process; imports happen before the clock starts."""
+    import gc
+
+    import orjson
+
+    if approach == "count":
+        return {"annotations": len(orjson.loads(Path(path).read_bytes())["annotations"])}
+    if approach == "compare":
+        return {"equal": orjson.loads(Path(path).read_bytes()) == orjson.loads(Path(out).read_bytes())}
+    if approach == "pycocotools":
+        import contextlib
+        import io
+
+        from pycocotools.coco import COCO
+    if approach.startswith("annoconv"):
+        import dataclasses
+
+        import annoconv
     t0 = time.perf_counter()
+    load = float("nan")
     if approach == "json":
         d = json.loads(Path(path).read_text())
         Path(out).write_text(json.dumps(d))
     elif approach in ("orjson", "orjson-nogc"):
-        import gc
-
-        import orjson
-
         if approach == "orjson-nogc":
             gc.disable()
         d = orjson.loads(Path(path).read_bytes())
         Path(out).write_bytes(orjson.dumps(d))
     elif approach == "pycocotools":
-        import contextlib
-        import io
-
-        from pycocotools.coco import COCO
-
         with contextlib.redirect_stdout(io.StringIO()):
             COCO(path)
     elif approach == "annoconv":
-        import annoconv
-
         ds = annoconv.load(path, "coco")
-        t1 = time.perf_counter()
+        load = time.perf_counter() - t0
         annoconv.save(ds, out, "coco")
-        return {"time": time.perf_counter() - t0, "load": t1 - t0, "rss": _rss()}
     elif approach == "annoconv-model":
-        import dataclasses
-
-        import annoconv
-
         ds = annoconv.load(path, "coco")
         ds = dataclasses.replace(ds, samples=tuple(ds.samples))
-        t1 = time.perf_counter()
+        load = time.perf_counter() - t0
         annoconv.save(ds, out, "coco")
-        return {"time": time.perf_counter() - t0, "load": t1 - t0, "rss": _rss()}
     else:
         raise SystemExit(f"unknown approach {approach}")
-    return {"time": time.perf_counter() - t0, "rss": _rss()}
+    return {"time": time.perf_counter() - t0, "load": load, "rss": _rss()}
 
 
 def _rss() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux: KiB)
+
+
+def spawn(approach: str, path: Path, out: Path) -> dict:
+    # every measurement in a fresh process; this parent stays small, because on Linux a
+    # child's ru_maxrss starts from the RSS of the process it was forked from
+    proc = subprocess.run([sys.executable, __file__, "--child", approach, str(path), str(out)],
+                          capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def run(approach: str, path: Path, repeat: int) -> dict:
@@ -92,20 +102,12 @@ def run(approach: str, path: Path, repeat: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.json"
         for _ in range(repeat):
-            proc = subprocess.run(
-                [sys.executable, __file__, "--child", approach, str(path), str(out)],
-                capture_output=True, text=True, check=True,
-            )
-            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-        if approach.startswith("annoconv"):
-            import orjson
-
-            same = orjson.loads(path.read_bytes()) == orjson.loads(out.read_bytes())
-            if not same:
-                raise SystemExit(f"{approach}: the written file differs from the input")
+            results.append(spawn(approach, path, out))
+        if approach.startswith("annoconv") and not spawn("compare", path, out)["equal"]:
+            raise SystemExit(f"{approach}: the written file differs from the input")
     return {
         "time": statistics.median(r["time"] for r in results),
-        "load": statistics.median(r.get("load", float("nan")) for r in results),
+        "load": statistics.median(r["load"] for r in results),
         "rss": max(r["rss"] for r in results),
     }
 
@@ -121,9 +123,6 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(*args.child)))
         return
-    sys.path.insert(0, str(HERE))
-    from gen_coco import generate
-
     approaches = ["orjson", "orjson-nogc", "pycocotools", "annoconv", "annoconv-model"]
     if args.stdlib:
         approaches.insert(0, "json")
@@ -135,10 +134,10 @@ def main() -> None:
         args.cache.mkdir(parents=True, exist_ok=True)
         path = args.cache / f"coco_{size}.json"
         if not path.exists():
-            doc = generate(SIZES[size], seed=0)
-            path.write_text(json.dumps(doc))
+            subprocess.run([sys.executable, str(HERE / "gen_coco.py"), str(path),
+                            "--images", str(SIZES[size])], check=True)
         mb = path.stat().st_size / 2**20
-        n_ann = len(json.loads(path.read_bytes())["annotations"])
+        n_ann = spawn("count", path, path)["annotations"]
         print(f"\n{size}: {path.name}, {mb:.0f} MiB, {n_ann} annotations")
         print(f"{'approach':<16} {'load+save s':>12} {'load s':>8} {'vs orjson':>10} {'peak RSS MiB':>13} {'x file':>7}")
         res = {a: run(a, path, args.repeat) for a in approaches}

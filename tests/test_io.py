@@ -29,7 +29,7 @@ def test_atomic_write_new_file_not_created_on_failure(tmp_path):
         f.write(b"x")
         raise RuntimeError("emitter failed")
     assert not target.exists()
-    assert list((tmp_path / "sub").iterdir()) == []
+    assert not (tmp_path / "sub").exists()  # the folder the write created is gone too
 
 
 def test_write_error_names_file(tmp_path):
@@ -132,3 +132,13 @@ def test_overflowing_numbers_are_refused(tmp_path):
     p.write_bytes(b'{"x": 1e400}')
     with pytest.raises(ParseError, match="too large for a double"):
         _io.read_json(p)
+
+
+def test_failed_writes_remove_the_folders_they_created(tmp_path):
+    with pytest.raises(RuntimeError), _io.atomic_folder(tmp_path / "a" / "b" / "out") as tmp:
+        (tmp / "x.png").write_bytes(b"x")
+        raise RuntimeError("writer failed")
+    with pytest.raises(RuntimeError), _io.atomic_write(tmp_path / "c" / "d" / "x.json") as f:
+        f.write(b"{")
+        raise RuntimeError("writer failed")
+    assert list(tmp_path.iterdir()) == []

@@ -973,6 +973,8 @@ class _Writer:
         h, w = size
         if h is None or w is None:
             raise ConversionError(f"{where}: the image has no width/height, which COCO needs to "
+                                  "rasterise this annotation (give the reader the image sizes, e.g. "
+                                  "the segments reader's images= option); "
                                   "rasterise this annotation")
         return h, w
 
@@ -1012,7 +1014,9 @@ class _Writer:
             r = seg_rle if seg_rle is not None else shape.rle  # type: ignore[union-attr]
             area: Any = _rle.area(r)
         elif poly is not None:
-            if self.area == "shoelace":
+            if self.area == "shoelace" or sample.height is None or sample.width is None:
+                # no image size (a Segments vector release, say): the geometric area, as
+                # COCO's own files store it, is the only one there is
                 area = geometry.polygon_area(poly)
             else:
                 area = _rle.area(self.raster(poly, (sample.height, sample.width), where))
@@ -1131,6 +1135,8 @@ def emit(
     if order is not None and len(order) == len(annotations):
         annotations = _restore_order(annotations, source_ids, order)
     categories = [_emit_category(c, rep, keep_extra) for c in ds.categories]
+    if ds.attribute_specs:
+        rep.add("attribute_dropped", len(ds.attribute_specs), where="attribute definitions")
     doc = _header(ds)
     top = keys.get("top")
     for key, value in (("images", images), ("annotations", annotations), ("categories", categories)):
@@ -1222,6 +1228,11 @@ def _sample_leftovers(s: Sample, iid: int, rep: ConversionReport | None) -> dict
             rep.add("attribute_dropped", where=where)
     if s.subset is not None:
         kept["subset"] = s.subset
+        if rep is not None:
+            rep.add("field_dropped", where=f"{where}: subset")
+    foreign = [k for k in s.extra if k != NS]
+    if foreign and rep is not None:  # another format's own fields (Hasty image_id, ...)
+        rep.add("field_dropped", where=f"{where}: {', '.join(foreign)} fields")
     if iid != s.id:
         kept["id"] = s.id
     return kept
@@ -1257,6 +1268,8 @@ def _emit_annotation(a: Annotation, s: Sample, iid: int, aid: int, wr: _Writer,
     rep = wr.report
     where = f"image {iid} annotation {a.id if a.id is not None else aid}"
     ns: dict[str, Any] = a.extra.get(NS, _EMPTY)
+    if len(a.extra) > (NS in a.extra):  # another format's own fields (Hasty label id, ...)
+        rep.add("field_dropped", where=f"{where}: {', '.join(k for k in a.extra if k != NS)} fields")
     seg, seg_rle, poly = wr.segmentation(a, s, where, ns)
     bbox, area = wr.bbox_area(a, s, seg_rle, poly, where, ns)
     out = template.copy()
@@ -1338,6 +1351,11 @@ def _emit_category(c: Category, rep: ConversionReport, keep_extra: bool) -> dict
             kept["kind"] = "stuff"
         if kept and keep_extra:
             out["annoconv"] = kept
+        elif kept:
+            rep.add("field_dropped", where=f"category {c.id}: {', '.join(kept)}")
+        foreign = [k for k in c.extra if k != NS]
+        if foreign:
+            rep.add("field_dropped", where=f"category {c.id}: {', '.join(foreign)} fields")
     return _ordered(out, ns.get("_keys"))
 
 
@@ -1598,10 +1616,15 @@ def write_panoptic(
             segs = []
             used: set[int] = set()
             candidates = []
+            _sample_leftovers(s, iid, rep)  # statuses, tags... counted: panoptic has no place
             for a in s.annotations:
                 if a.category_id is None or isinstance(a.shape, (Polyline, Keypoints)) or a.shape is None:
                     rep.add("shape_dropped", where=f"image {iid} annotation {a.id}")
                     continue
+                if a.attributes:
+                    rep.add("attribute_dropped", where=f"image {iid} annotation {a.id}")
+                if a.track_id is not None:
+                    rep.add("track_dropped", where=f"image {iid} annotation {a.id}")
                 candidates.append(a)
             for a in candidates:
                 if type(a.id) is int and 0 < a.id < 2**24 and a.id not in used:

@@ -730,3 +730,16 @@ def test_panoptic_skips_samples_without_size_or_labels(tmp_path):
     report = annoconv.save(ds, tmp_path / "p.json", "coco-panoptic")
     assert report.count("size_unknown") == 1
     assert [i["id"] for i in json.loads((tmp_path / "p.json").read_text())["images"]] == [42]
+
+
+def test_what_coco_cannot_hold_is_counted(tmp_path):
+    ds = Dataset(
+        categories=(Category(id=1, name="a", color=(1, 2, 3, 255), extra={"hasty": {"class_id": "u"}}),),
+        attribute_specs=(annoconv.AttributeSpec(name="occluded", type="bool"),),
+        samples=(Sample(id=1, file_name="a.jpg", subset="train", extra={"hasty": {"image_id": "x"}},
+                        annotations=(Annotation(id=1, category_id=1, extra={"hasty": {"id": "y"}},
+                                                shape=Polygon.from_coco([[0, 0, 4, 0, 4, 3]])),)),))
+    out, report = write_and_reload(ds, tmp_path)
+    assert report.count("field_dropped") == 5  # subset, image, category colour and fields, label
+    assert report.count("attribute_dropped") == 1
+    assert out["annotations"][0]["area"] == 6.0  # no image size: the geometric area
