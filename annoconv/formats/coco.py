@@ -228,7 +228,9 @@ def _first_bad_polygon(indices: Sequence[int], anns: Sequence[Any]) -> int | Non
     chunk = 4096
     for s in range(0, len(indices), chunk):
         part = indices[s : s + chunk]
-        joined = b"\x00".join([anns[i].segmentation for i in part]).translate(None, _WS)
+        joined = b"\x00".join([anns[i].segmentation for i in part])
+        if b" " in joined or b"\n" in joined or b"\t" in joined or b"\r" in joined:
+            joined = joined.translate(None, _WS)
         bad = _first_bad_in_chunk(joined, len(part))
         if bad is not None:
             return part[bad]
@@ -246,7 +248,6 @@ def _first_bad_in_chunk(joined: bytes, n: int) -> int | None:
         return _first_bad_slowly(joined)
     opens = np.flatnonzero(b == 91)
     closes = np.flatnonzero(b == 93)
-    commas = np.flatnonzero(b == 44)
     # Every text is one complete JSON value, so its brackets balance: removing each text's
     # first "[" and last "]" leaves the parts' brackets, paired in order.
     bad = ~((b[starts] == 91) & (b[starts + 1] == 91) & (b[ends - 1] == 93) & (b[ends - 2] == 93))
@@ -265,7 +266,10 @@ def _first_bad_in_chunk(joined: bytes, n: int) -> int | None:
     last_of_text = after == ends[pid] - 1
     top = b.size - 1
     between = (b[np.minimum(after, top)] == 44) & (b[np.minimum(after + 1, top)] == 91)
-    values = np.searchsorted(commas, part_close) - np.searchsorted(commas, part_open) + 1
+    # numbers per part: the commas between its brackets, plus one (bytes.count: C speed)
+    count = joined.count
+    values = np.fromiter((count(b",", o, c) for o, c in zip(part_open.tolist(), part_close.tolist())),
+                         np.int64, part_open.size) + 1
     ok &= (last_of_text | between) & (values >= 6) & (values % 2 == 0)
     bad[pid[~ok]] = True
     # the first part opens right after the text's own "["
@@ -449,7 +453,9 @@ def _bad_polygons(indices: Sequence[int], anns: Sequence[Any]) -> Iterator[int]:
     chunk = 4096
     for s in range(0, len(indices), chunk):
         part = indices[s : s + chunk]
-        joined = b"\x00".join([anns[i].segmentation for i in part]).translate(None, _WS)
+        joined = b"\x00".join([anns[i].segmentation for i in part])
+        if b" " in joined or b"\n" in joined or b"\t" in joined or b"\r" in joined:
+            joined = joined.translate(None, _WS)
         if _first_bad_in_chunk(joined, len(part)) is not None or b"e" in joined or b"E" in joined:
             yield from part  # rare: look at each polygon of this chunk
 
