@@ -539,12 +539,12 @@ class _Records:
                     report.add("reference_missing", where=json_pointer("annotations", i))
             seg = a.segmentation
             if seg is not UNSET:
-                text = bytes(seg)
-                if text[:1] == b"[":
-                    if text != b"[]":
+                view = memoryview(seg)  # no copy of the text
+                if view[0] == 91:  # "["
+                    if len(view) != 2:  # not "[]"
                         polygons.append(i)  # checked in one batch below
                 else:
-                    masks_at(text, i, self.sizes[j])
+                    masks_at(bytes(seg), i, self.sizes[j])
             if a.annoconv is not UNSET:
                 _check_kept(a.annoconv, file, json_pointer("annotations", i, "annoconv"))
             if a.keypoints is not UNSET:
