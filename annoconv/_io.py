@@ -105,10 +105,12 @@ def atomic_write(path: str | Path, *, binary: bool = True) -> Iterator[IO[Any]]:
 
 
 @contextlib.contextmanager
-def atomic_folder(path: str | Path) -> Iterator[Path]:
-    """Build a multi-file output in a temporary folder beside ``path``; on success its files
-    are moved into ``path`` (created if needed; files of the same name are replaced, others
-    left alone), on any exception the temporary folder is removed and ``path`` is untouched.
+def atomic_folder(path: str | Path, *, inside: bool = False) -> Iterator[Path]:
+    """Build a multi-file output in a temporary folder; on success its files are moved into
+    ``path`` (created if needed; files of the same name are replaced, others left alone), on
+    any exception the temporary folder and any folder this call created are removed and
+    ``path`` is untouched. The temporary folder is beside ``path``, or with ``inside=True``
+    a hidden one inside it (then only ``path`` itself needs to be writable).
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp()) / "out"
@@ -120,11 +122,14 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
     import shutil
 
     target = Path(path)
-    created = _missing_parents(target.parent)
+    home = target if inside else target.parent
+    created = _missing_parents(home)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+        home.mkdir(parents=True, exist_ok=True)
+        prefix = ".annoconv-" if inside else f".{target.name}."
+        tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=home))
     except OSError as e:
+        _remove_empty(created)
         raise WriteError(f"{target}: cannot write: {e.strerror or e}") from e
     ok = False
     try:

@@ -936,6 +936,25 @@ def to_hasty(rle: RLE, xyxy: Sequence[int] | None = None) -> tuple[list[int], li
     else:
         box = _check_box(xyxy, h, w)
     x0, y0, x1, y1 = box
+    n = area(rle)
+    if n == 0:
+        return list(box), []
+    if n * 16 < (x1 - x0) * (y1 - y0):
+        # a sparse mask (scattered pixels in a large box): the crop's row-major positions
+        # come straight from the runs, without decoding the box
+        s, e = _fg_runs(rle)
+        idx = np.repeat(s, e - s) + _local_index(e - s)
+        col, row = np.divmod(idx, h)
+        if xyxy is not None and bool(((col < x0) | (col >= x1) | (row < y0) | (row >= y1)).any()):
+            raise ValueError(f"mask has foreground outside its box {list(box)}")
+        pos = np.sort((row - y0) * (x1 - x0) + (col - x0))
+        cut = np.flatnonzero(np.diff(pos) != 1) + 1
+        starts = pos[np.concatenate(([0], cut))]
+        stops = pos[np.concatenate((cut - 1, [n - 1]))] + 1
+        pairs = np.empty(starts.size * 2, _I64)
+        pairs[0::2] = starts + 1
+        pairs[1::2] = stops - starts
+        return list(box), pairs.tolist()
     dense = _decode_columns(rle, x0, x1)[y0:y1]
     if xyxy is not None and int(np.count_nonzero(dense)) != area(rle):
         raise ValueError(f"mask has foreground outside its box {list(box)}")

@@ -264,3 +264,37 @@ def test_encode_labels_matches_per_label_encode(m1, m2):
         assert r == rle.encode(lab == value)
         assert r.counts[1:].all() if r.counts.size > 1 else True
     assert set(rle.encode_labels(lab, background=None)) == set(np.unique(lab).tolist())
+
+
+def reference_to_hasty(m: np.ndarray, box: list[int]) -> list[int]:
+    """Hasty pairs the plain way: crop, read row by row, (1-based start, length) of runs."""
+    x0, y0, x1, y1 = box
+    flat = m[y0:y1, x0:x1].reshape(-1).astype(np.int8)
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], flat, [0]))))
+    starts, stops = edges[0::2], edges[1::2]
+    return [int(v) for pair in zip(starts + 1, stops - starts) for v in pair]
+
+
+@st.composite
+def sparse_masks(draw: st.DrawFn) -> np.ndarray:
+    h, w = draw(st.integers(1, 40)), draw(st.integers(1, 40))
+    m = np.zeros((h, w), bool)
+    for _ in range(draw(st.integers(0, 12))):
+        m[draw(st.integers(0, h - 1)), draw(st.integers(0, w - 1))] = True
+    return m
+
+
+@given(st.one_of(sparse_masks(), masks(max_side=12, min_side=1)), st.booleans())
+@example(np.eye(30, dtype=bool), False)
+def test_to_hasty_sparse_and_dense_paths(m, pad):
+    r = rle.encode(m)
+    tight = rle.to_xyxy(r)
+    if tight is None:
+        assert rle.to_hasty(r) == ([0, 0, 0, 0], [])
+        return
+    box = [0, 0, m.shape[1], m.shape[0]] if pad else list(tight)
+    assert rle.to_hasty(r, box) == (box, reference_to_hasty(m, box))
+    assert rle.to_hasty(r) == (list(tight), reference_to_hasty(m, list(tight)))
+    if tight[2] - tight[0] > 1:  # a box that leaves pixels out is refused
+        with pytest.raises(ValueError, match="foreground outside its box"):
+            rle.to_hasty(r, [tight[0] + 1, tight[1], tight[2], tight[3]])

@@ -1607,7 +1607,7 @@ def write_panoptic(
     samples = list(ds.samples)
     image_ids = _assign_ids([s.id for s in samples], NS in ds.info, rep, "image ids")
     jobs = []
-    with atomic_folder(dst.parent) as tmp:
+    with atomic_folder(dst.parent, inside=True) as tmp:
         (tmp / folder_name).mkdir(parents=True, exist_ok=True)
         records_meta = []
         png_names: set[str] = set()

@@ -41,14 +41,31 @@ attributes the data does not define get a definition typed from their values; an
 with only a stored box (COCO ``"segmentation": []``) is a box label unless the box merely spans
 its keypoints. A ``.zip`` holding one ``.json`` is read too. Unlike the SDK, which never
 validates a mask, the reader rejects masks whose runs overlap or leave their box.
+
+What the writer never does is write a file its reader rejects: an image without a
+width/height takes them from its masks (an RLE knows its image's size), is skipped when it has
+no labels (``size_unknown``) and is refused (ConversionError) when it has labels and no mask; a
+class name used by several categories (COCO "car" under two supercategories) stays with the
+first and becomes ``car_2``, ``car_3``... for the next, in category order (``renamed``; labels
+follow). Data from other formats: Hasty coordinates are integer pixels, so boxes are rounded
+outward (min edges floored, max edges ceiled: COCO ``[0.5, 0.5, 2.25, 2]`` ->
+``[0, 0, 3, 3]``) and polygon vertices and keypoints to the nearest integer (halves up),
+counted ``coordinates_rounded`` per label; attribute definitions that share a name (Segments
+defines them per category) become one Hasty attribute when their Hasty type is the same (their
+values united, ``field_dropped`` when they differed) and ``name_2``, ``name_3``... in order
+otherwise (``renamed``; the labels' attribute keys follow). Data read from Hasty is written
+back as it was.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import uuid
 import zipfile
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -58,7 +75,7 @@ import numpy as np
 from .. import geometry
 from .. import rle as _rle
 from .._io import load_json_bytes, read_json, write_json
-from ..errors import ParseError, json_pointer
+from ..errors import ConversionError, ParseError, json_pointer
 from ..model import (
     Annotation,
     AttributeSpec,
@@ -76,7 +93,8 @@ from ..model import (
 from ..registry import FormatSpec
 from ..report import ConversionReport
 
-__all__ = ["FORMAT", "STATUS_FROM_HASTY", "STATUS_TO_HASTY", "emit", "parse", "read", "sniff", "write"]
+__all__ = ["FORMAT", "STATUS_FROM_HASTY", "STATUS_TO_HASTY", "emit", "parse", "read", "sniff",
+           "write"]
 
 NS = "hasty"
 
@@ -608,15 +626,30 @@ def _ordered(values: dict[str, Any], ns: Mapping[str, Any], canonical: tuple[str
     return {k: ns[k] if k in ns else values.get(k) for k in keys}
 
 
+@dataclass
+class _AttrOut:
+    """One Hasty attribute definition to write: its (possibly disambiguated) name, the spec it
+    comes from (merged specs: the first), its values and the category ids it applies to."""
+
+    name: str
+    spec: AttributeSpec
+    values: list[Any]
+    category_ids: tuple[int, ...] | None
+
+
 class _Writer:
     def __init__(self, ds: Dataset, report: ConversionReport | None) -> None:
         self.report = report if report is not None else ConversionReport()
         # attribute names found on labels but not declared (data from other formats):
         # name -> (Hasty type, values seen for MULTIPLE-SELECTION, category ids)
         self.declared = {s.name for s in ds.attribute_specs if s.scope == "annotation"}
-        self.infer = NS not in ds.info
+        self.foreign = NS not in ds.info  # data from another format (not read from Hasty)
+        self.infer = self.foreign
         self.undeclared: dict[str, tuple[str, dict[Any, None], set[int]]] = {}
         self.categories = {c.id: c for c in ds.categories}
+        self.class_names = _unique_class_names(self, ds.categories)
+        # (attribute name, category id or None) -> the Hasty attribute name it is written as
+        self.attr_names: dict[tuple[str, int | None], str] = {}
         self.class_ids: dict[int, Any] = {}
         # category id -> {keypoint name: keypoint class id}, and schemas made for foreign data
         self.kp_ids: dict[int, dict[str, Any]] = {}
@@ -625,6 +658,93 @@ class _Writer:
 
     def add(self, kind: str, where: str, n: int = 1) -> None:
         self.report.add(kind, n, where=where)
+
+    def attr_name(self, name: str, category_id: int) -> str:
+        """The Hasty name of a label's attribute (renamed when definitions clashed)."""
+        out = self.attr_names.get((name, category_id))
+        if out is None:
+            out = self.attr_names.get((name, None), name)
+        return out
+
+
+def _free_name(base: str, taken: set[str]) -> str:
+    """``base_2``, ``base_3``... the first not in ``taken`` (which it joins)."""
+    k = 2
+    while f"{base}_{k}" in taken:
+        k += 1
+    taken.add(f"{base}_{k}")
+    return f"{base}_{k}"
+
+
+def _unique_class_names(w: _Writer, categories: Iterable[Category]) -> dict[int, str]:
+    """Class name per category id: a label refers to its class by name, so a name used by
+    several categories (COCO "car" under two supercategories) is made unique in file order:
+    the first keeps it, the next get ``car_2``, ``car_3``... (counted ``renamed``)."""
+    cats = list(categories)
+    taken = {c.name for c in cats}
+    seen: set[str] = set()
+    out: dict[int, str] = {}
+    for c in cats:
+        name = c.name
+        if name in seen:
+            name = _free_name(c.name, taken)
+            w.add("renamed", f"class {c.name!r} (category id {c.id}) -> {name!r}: the name "
+                             "is used by an earlier class")
+        seen.add(name)
+        out[c.id] = name
+    return out
+
+
+def _hasty_type(s: AttributeSpec) -> str:
+    ns = _ns(s.extra)
+    return ns["type"] if "type" in ns and s.type == "text" else ATTR_TO_HASTY[s.type]
+
+
+def _plan_attributes(w: _Writer, specs: list[AttributeSpec],
+                     names: Mapping[int, str]) -> list[_AttrOut]:
+    """The attribute definitions to write. Hasty names attributes once for the project, so
+    definitions from other formats that share a name (Segments defines attributes per
+    category) are merged when they have the same Hasty type (their values united, counted
+    ``field_dropped`` when they differed) and renamed ``name_2``... in order otherwise
+    (counted ``renamed``); labels' attribute keys follow. Data read from Hasty is kept as it is."""
+    if not w.foreign:
+        out = [_AttrOut(s.name, s, list(s.values), s.category_ids) for s in specs]
+        for s in specs:
+            for cid in s.category_ids if s.category_ids is not None else (None,):
+                w.attr_names.setdefault((s.name, cid), s.name)
+        return out
+    taken = {s.name for s in specs}
+    groups: dict[tuple[str, str], list[AttributeSpec]] = {}
+    for s in specs:
+        groups.setdefault((s.name, _hasty_type(s)), []).append(s)
+    out = []
+    first_type: dict[str, str] = {}
+    for (name, atype), group in groups.items():
+        new = name
+        if first_type.setdefault(name, atype) != atype:
+            new = _free_name(name, taken)
+            classes = sorted({names.get(c, str(c)) for s in group for c in s.category_ids or ()})
+            w.add("renamed", f"attribute {name!r} ({atype}"
+                             f"{' of class ' + ', '.join(map(repr, classes)) if classes else ''}) "
+                             f"-> {new!r}: {name!r} is {first_type[name]} for another class")
+        values: dict[Any, Any] = {}
+        for s in group:
+            for v in s.values:
+                values.setdefault(_hashable(v), v)
+        if len({tuple(map(_hashable, s.values)) for s in group}) > 1:
+            w.add("field_dropped", f"attribute {new!r}: per-class value lists united")
+        cat_ids: tuple[int, ...] | None = None
+        if all(s.category_ids is not None for s in group):
+            cat_ids = tuple(dict.fromkeys(c for s in group for c in s.category_ids or ()))
+        for s in group:
+            for cid in s.category_ids if s.category_ids is not None else (None,):
+                w.attr_names.setdefault((name, cid), new)
+        out.append(_AttrOut(new, group[0], list(values.values()), cat_ids))
+    return out
+
+
+def _hashable(v: Any) -> Any:
+    return json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v
 
 
 def emit(dataset: Dataset, report: ConversionReport | None = None) -> dict[str, Any]:
@@ -646,7 +766,8 @@ def emit(dataset: Dataset, report: ConversionReport | None = None) -> dict[str, 
         if s.scope != "annotation":
             w.add("attribute_dropped", f"image-level attribute {s.name!r}")
 
-    classes = [_emit_class(w, i, c, specs) for i, c in enumerate(dataset.categories)]
+    plan = _plan_attributes(w, specs, w.class_names)
+    classes = [_emit_class(w, i, c, plan) for i, c in enumerate(dataset.categories)]
     if "keypoint_schemas" in info_ns:
         schemas = info_ns["keypoint_schemas"]
         _index_schemas(w, schemas)
@@ -655,7 +776,8 @@ def emit(dataset: Dataset, report: ConversionReport | None = None) -> dict[str, 
         for c in dataset.categories:
             if c.keypoint_names:
                 _foreign_schema(w, c, c.keypoint_names)
-    images = [_emit_image(w, i, s) for i, s in enumerate(dataset.samples)]
+    images = [img for i, s in enumerate(dataset.samples)
+              if (img := _emit_image(w, i, s)) is not None]
     if schemas is None:
         schemas = list(w.new_schemas.values())
     elif w.new_schemas:
@@ -664,7 +786,7 @@ def emit(dataset: Dataset, report: ConversionReport | None = None) -> dict[str, 
     if "tag_groups" not in info_ns:
         tag_groups = [{"group_id": _uuid("tag_group", "Default"), "group_name": "Default",
                        "group_type": "MULTIPLE-SELECTION", "tags": list(w.tags)}] if w.tags else []
-    attributes = [_emit_attribute(w, s) for s in specs]
+    attributes = [_emit_attribute(w, a) for a in plan]
     for name, (atype, seen, cat_ids) in w.undeclared.items():
         attributes.append({"name": name, "type": atype,
                            "values": list(seen) if atype == "MULTIPLE-SELECTION" else []})
@@ -685,7 +807,7 @@ def emit(dataset: Dataset, report: ConversionReport | None = None) -> dict[str, 
     return _ordered(values, info_ns, TOP_KEYS)
 
 
-def _emit_class(w: _Writer, i: int, c: Category, specs: list[AttributeSpec]) -> dict[str, Any]:
+def _emit_class(w: _Writer, i: int, c: Category, plan: list[_AttrOut]) -> dict[str, Any]:
     ns = _ns(c.extra)
     where = f"class {c.name!r}"
     if c.supercategory:
@@ -698,13 +820,14 @@ def _emit_class(w: _Writer, i: int, c: Category, specs: list[AttributeSpec]) -> 
     color = format_color(c.color) if c.color else PALETTE[i % len(PALETTE)] + "ff"
     if "color" in ns and parse_color(ns["color"]) == c.color:
         color = ns["color"]
-    derived = [s.name for s in specs if s.category_ids is None or c.id in s.category_ids]
+    derived = [a.name for a in plan if a.category_ids is None or c.id in a.category_ids]
     attrs = derived
     raw = ns.get("attributes")
-    if isinstance(raw, list) and {n for n in raw if n in {s.name for s in specs}} == set(derived):
+    if isinstance(raw, list) and {n for n in raw if n in {a.name for a in plan}} == set(derived):
         attrs = raw
+    name = w.class_names[c.id]
     values = {
-        "class_id": _uuid("class", c.name), "parent_class_id": None, "class_name": c.name,
+        "class_id": _uuid("class", name), "parent_class_id": None, "class_name": name,
         "class_type": ctype, "color": color, "norder": float(i + 1), "icon_url": None,
         "attributes": attrs, "description": None, "use_description_as_prompt": False,
     }
@@ -714,10 +837,10 @@ def _emit_class(w: _Writer, i: int, c: Category, specs: list[AttributeSpec]) -> 
     return out
 
 
-def _emit_attribute(w: _Writer, s: AttributeSpec) -> dict[str, Any]:
+def _emit_attribute(w: _Writer, a: _AttrOut) -> dict[str, Any]:
+    s = a.spec
     ns = _ns(s.extra)
-    atype = ns["type"] if "type" in ns and s.type == "text" else ATTR_TO_HASTY[s.type]
-    values = {"name": s.name, "type": atype, "values": list(s.values)}
+    values = {"name": a.name, "type": _hasty_type(s), "values": a.values}
     if _foreign(s.extra):
         w.add("field_dropped", f"attribute {s.name!r}")
     return _ordered(values, {k: v for k, v in ns.items() if k != "type"}, ATTRIBUTE_KEYS)
@@ -744,11 +867,12 @@ def _index_schemas(w: _Writer, schemas: Any) -> None:
 def _foreign_schema(w: _Writer, c: Category, names: Iterable[str]) -> None:
     """A keypoint schema for a category from another format (one per category)."""
     names = list(names)
+    cname = w.class_names.get(c.id, c.name)
     schema = w.new_schemas.get(c.id)
     if schema is None:
         schema = w.new_schemas[c.id] = {
-            "keypoint_schema_id": _uuid("keypoint_schema", c.name),
-            "keypoint_schema_name": c.name, "keypoint_schema_type": "points",
+            "keypoint_schema_id": _uuid("keypoint_schema", cname),
+            "keypoint_schema_name": cname, "keypoint_schema_type": "points",
             "associated_label_classes": [w.class_ids.get(c.id)], "keypoint_classes": [],
             "keypoint_skeleton": [],
         }
@@ -756,7 +880,7 @@ def _foreign_schema(w: _Writer, c: Category, names: Iterable[str]) -> None:
     ids = w.kp_ids[c.id]
     for n in names:
         if n not in ids:
-            ids[n] = _uuid("keypoint_class", c.name, n)
+            ids[n] = _uuid("keypoint_class", cname, n)
             schema["keypoint_classes"].append({
                 "keypoint_class_id": ids[n], "keypoint_class_name": n,
                 "norder": len(schema["keypoint_classes"]) + 1, "editor_x": None,
@@ -768,9 +892,39 @@ def _foreign_schema(w: _Writer, c: Category, names: Iterable[str]) -> None:
                                        if 0 < a <= len(kn) and 0 < b <= len(kn)]
 
 
-def _emit_image(w: _Writer, i: int, s: Sample) -> dict[str, Any]:
+def _image_size(w: _Writer, s: Sample, where: str) -> tuple[int, int] | None:
+    """(width, height) to write: the sample's, else its masks' (an RLE knows its image's
+    size). Hasty requires both: an image without them and without labels is skipped (counted
+    ``size_unknown``); one with labels cannot be written."""
+    masks = [(a, a.shape.rle.size) for a in s.annotations if isinstance(a.shape, Mask)]
+    if s.width is not None and s.height is not None:
+        for a, (mh, mw) in masks:
+            if (mh, mw) != (s.height, s.width):
+                raise ConversionError(
+                    f"{where}: the mask of label {a.id!r} is {mw}x{mh} (width x height) but the "
+                    f"image is {s.width}x{s.height}")
+        return s.width, s.height
+    sizes = list(dict.fromkeys(size for _, size in masks))
+    if len(sizes) == 1:
+        return sizes[0][1], sizes[0][0]
+    if len(sizes) > 1:
+        raise ConversionError(f"{where} has no width/height and masks of different sizes "
+                              f"({', '.join(f'{mw}x{mh}' for mh, mw in sizes)}, width x height)")
+    if not s.annotations:
+        w.add("size_unknown", f"{where}: no width/height and no labels, not written")
+        return None
+    raise ConversionError(
+        f"{where} has no width/height, which Hasty requires, and no mask to take them from "
+        "(read the source with its image sizes, e.g. Segments' images= option)")
+
+
+def _emit_image(w: _Writer, i: int, s: Sample) -> dict[str, Any] | None:
     ns = _ns(s.extra)
     where = f"image {s.file_name!r}"
+    size = _image_size(w, s, where)
+    if size is None:
+        return None
+    width, height = size
     if _foreign(s.extra):
         w.add("field_dropped", where)
     if s.attributes:
@@ -788,12 +942,12 @@ def _emit_image(w: _Writer, i: int, s: Sample) -> dict[str, Any]:
         w.tags[t] = None
     labels = []
     for j, a in enumerate(s.annotations):
-        lab = _emit_label(w, s, j, a)
+        lab = _emit_label(w, s, j, a, height, width)
         if lab is not None:
             labels.append(lab)
     values = {
         "image_id": s.id if isinstance(s.id, str) else str(s.id),
-        "width": s.width, "height": s.height, "image_name": s.file_name,
+        "width": width, "height": height, "image_name": s.file_name,
         "dataset_name": s.subset if s.subset is not None else "default",
         "image_status": status, "labels": labels, "tags": list(s.tags),
         "tag_groups": {"Default": list(s.tags)} if s.tags else {},
@@ -803,6 +957,26 @@ def _emit_image(w: _Writer, i: int, s: Sample) -> dict[str, Any]:
     skip = () if "image_mode" in ns else ("image_mode",)
     rest = {k: v for k, v in ns.items() if k != "image_status"}
     return _ordered(values, rest, IMAGE_KEYS, skip)
+
+
+def _outward(box: list[Any]) -> tuple[list[Any], bool]:
+    """A box on integer pixel edges holding ``box`` (min edges floored, max edges ceiled) and
+    whether that changed it.
+
+    >>> _outward([0.5, 0.5, 2.75, 2.5])
+    ([0, 0, 3, 3], True)
+    """
+    out = [math.floor(box[0]), math.floor(box[1]), math.ceil(box[2]), math.ceil(box[3])]
+    return out, any(a != b for a, b in zip(out, box))
+
+
+def _round_points(pts: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(n, 2) points rounded to the nearest integer (halves up), as int64, and whether that
+    changed them."""
+    if pts.dtype.kind in "iu":
+        return pts, False
+    r = np.floor(pts + 0.5)
+    return r.astype(np.int64), not bool(np.array_equal(r, pts))
 
 
 def _int_box(b: Box | None) -> list[int] | None:
@@ -815,7 +989,8 @@ def _int_box(b: Box | None) -> list[int] | None:
     return [int(x) for x in v]
 
 
-def _emit_label(w: _Writer, s: Sample, j: int, a: Annotation) -> dict[str, Any] | None:
+def _emit_label(w: _Writer, s: Sample, j: int, a: Annotation, height: int,
+                width: int) -> dict[str, Any] | None:
     ns = _ns(a.extra)
     where = f"image {s.file_name!r} label {a.id if a.id is not None else j}"
     cat = w.categories.get(a.category_id) if a.category_id is not None else None
@@ -843,10 +1018,7 @@ def _emit_label(w: _Writer, s: Sample, j: int, a: Annotation) -> dict[str, Any] 
         shape = shape.bounds()
         w.add("rotation_applied", where)
     if isinstance(shape, Polygon) and (len(shape.parts) != 1 or shape.has_holes):
-        if s.width is None or s.height is None:
-            w.add("shape_dropped", f"{where}: multi-part polygon on an image without a size")
-            return None
-        shape = Mask(rle=geometry.polygon_to_rle(shape, s.height, s.width))
+        shape = Mask(rle=geometry.polygon_to_rle(shape, height, width))
         w.add("polygon_to_mask", f"{where}: {'holes' if a.shape.has_holes else 'parts'}")  # type: ignore[union-attr]
     if isinstance(shape, Polyline):
         w.add("shape_dropped", f"{where}: polyline")
@@ -854,12 +1026,24 @@ def _emit_label(w: _Writer, s: Sample, j: int, a: Annotation) -> dict[str, Any] 
 
     kps = shape if isinstance(shape, Keypoints) else a.keypoints
     stored = _norm(a.stored_bbox.to_xyxy()) if a.stored_bbox is not None else None
+    rounded = False
     if isinstance(shape, Box):
         bbox = _norm(shape.to_xyxy())
+        if w.foreign:
+            bbox, rounded = _outward(bbox)
     elif isinstance(shape, Polygon):
-        ring = shape.parts[0].exterior.tolist()
+        ext = shape.parts[0].exterior
+        if w.foreign:
+            if stored is not None and len(ext) and stored == _norm(_vertex_box(shape)):
+                stored = None  # COCO's bbox of a polygon: the box of the rounded vertices
+            ext, rounded = _round_points(ext)
+            if stored is not None:
+                stored, r = _outward(stored)
+                rounded |= r
+        ring = ext.tolist()
         polygon = ring if ns.get("_open") or not ring else [*ring, ring[0]]
-        bbox = stored if stored is not None else (_norm(_vertex_box(shape)) if ring else None)
+        vbox = [*ext.min(axis=0).tolist(), *ext.max(axis=0).tolist()] if ring else None
+        bbox = stored if stored is not None else (_norm(vbox) if vbox else None)
     elif isinstance(shape, Mask):
         bbox, mask = _emit_mask(w, shape, a.stored_bbox, ns, where)
         if mask is None and bbox is None:
@@ -867,8 +1051,13 @@ def _emit_label(w: _Writer, s: Sample, j: int, a: Annotation) -> dict[str, Any] 
     elif stored is not None and not (kps is not None and a.stored_bbox == kps.bounds()):
         bbox = stored  # a box-only label (COCO "segmentation": []), unless it only repeats
         # the extent of the keypoints (COCO requires a bbox on keypoint annotations)
+        if w.foreign:
+            bbox, rounded = _outward(bbox)
     if kps is not None:
-        keypoints = _emit_keypoints(w, cat, kps, ns.get("keypoints"), s, j)
+        keypoints, r = _emit_keypoints(w, cat, kps, ns.get("keypoints"), s, j)
+        rounded |= r
+    if rounded:
+        w.add("coordinates_rounded", where)
     elif "keypoints" in ns:
         keypoints = ns["keypoints"]
     if "polygon" in ns and (not isinstance(shape, Polygon) or ns["polygon"] == polygon):
@@ -885,6 +1074,7 @@ def _emit_label(w: _Writer, s: Sample, j: int, a: Annotation) -> dict[str, Any] 
         for name, v in a.attributes.items():
             if name not in w.declared:
                 _infer_attribute(w, name, v, cat.id)
+    attributes = {w.attr_name(k, cat.id): v for k, v in a.attributes.items()}
 
     ann_id = a.id
     if ann_id is None and "id" not in ns and "label_id" not in ns:
@@ -893,10 +1083,10 @@ def _emit_label(w: _Writer, s: Sample, j: int, a: Annotation) -> dict[str, Any] 
     elif not isinstance(ann_id, str):
         ann_id = str(ann_id)
     values = {
-        "id": ann_id, "label_id": ann_id, "class_name": cat.name, "bbox": bbox,
+        "id": ann_id, "label_id": ann_id, "class_name": w.class_names[cat.id], "bbox": bbox,
         "polygon": polygon, "mask": mask,
         "z_index": a.z_index if a.z_index is not None else 0,
-        "keypoints": keypoints, "attributes": dict(a.attributes),
+        "keypoints": keypoints, "attributes": attributes,
     }
     rest = {k: v for k, v in ns.items() if k not in ("bbox", "polygon", "mask", "keypoints")}
     return _ordered(values, rest, LABEL_KEYS)
@@ -952,8 +1142,11 @@ def _emit_mask(w: _Writer, shape: Mask, stored: Box | None, ns: Mapping[str, Any
 
 
 def _emit_keypoints(w: _Writer, cat: Category, shape: Keypoints, template: Any,
-                    s: Sample, j: int) -> list[dict[str, Any]]:
-    pts = shape.points.tolist()
+                    s: Sample, j: int) -> tuple[list[dict[str, Any]], bool]:
+    """A label's ``keypoints`` list and whether coordinates were rounded (data from other
+    formats: Hasty keypoints are on integer pixels)."""
+    points, rounded = _round_points(shape.points) if w.foreign else (shape.points, False)
+    pts = points.tolist()
     vis = shape.visibility.tolist()
     if isinstance(template, list) and len(template) == len(pts) and 0 not in vis:
         out = []
@@ -964,7 +1157,7 @@ def _emit_keypoints(w: _Writer, cat: Category, shape: Keypoints, template: Any,
             if "visible" in d or v != 2:
                 d["visible"] = v == 2
             out.append(d)
-        return out
+        return out, rounded
     names = shape.names
     if names is None and cat.keypoint_names and len(cat.keypoint_names) == len(pts):
         names = cat.keypoint_names
@@ -980,7 +1173,7 @@ def _emit_keypoints(w: _Writer, cat: Category, shape: Keypoints, template: Any,
         out.append({"x": x, "y": y, "id": _uuid("keypoint", s.id, j, k), "norder": k,
                     "visible": v == 2, "created_by": None, "updated_by": None,
                     "create_date": None, "update_date": None, "keypoint_class_id": ids.get(n)})
-    return out
+    return out, rounded
 
 
 # --------------------------------------------------------------------------------------

@@ -38,7 +38,12 @@ visibility 2); ``has_instances`` -> ``Category.kind`` (absent: thing); attribute
 ``AttributeSpec`` (checkbox -> bool, number -> int when ``step`` and bounds are integral, else
 float). Everything else, other labelsets included, stays verbatim in ``extra["segments"]`` /
 ``info["segments"]`` (``order``: the source's keys, ``other``: keys the model has no field for), so
-a same-format round trip gives back the same JSON and pixel-identical bitmaps.
+a same-format round trip gives back the same JSON and pixel-identical bitmaps: the pixels of
+bitmap ids that no annotation lists (``unlisted``, as COCO RLE) and annotations whose category
+is not defined (kept in the model, as COCO's reader keeps them; other formats' writers skip
+them) are written back, and so are vector ids outside 1..2^31 - 1 (0, negative, huge) that were
+read. :func:`read` also records where it found the PNG of each other labelset's bitmap
+(``bitmap_files``), so that :func:`write` copies those PNGs into the output.
 
 Writing: the task type is the source's, else ``segmentation-bitmap`` when any annotation is a
 mask, else ``vector`` (``task_type=``). A bitmap label paints masks, and boxes / polygons /
@@ -46,19 +51,29 @@ ellipses rasterised as pycocotools does (``polygon_to_mask``), back to front by 
 order, counting hidden pixels (``overlap_hidden``); lines and points cannot be held
 (``shape_dropped``). A vector label writes a box as ``bbox`` (rotated: ``polygon``), each polygon
 part as one ``polygon`` (holes dropped), a mask traced on pixel edges (``mask_to_polygon``),
-keypoints as ``point`` s. Ids are kept when they are distinct integers in 1..2^24 - 1 and no
+keypoints as ``point`` s, an annotation's own keypoints (a COCO person's) as ``point`` s after its
+shape (counted ``shape_converted``; unlabelled ones and those of bitmap and bboxes releases
+``keypoints_dropped``). Ids are kept when they are distinct integers in 1..2^24 - 1 and no
 annotation was split, else numbered 1..N in order (``id_assigned``; ``ids="keep"`` makes that
-an error); more than 2^24 - 1 instances in one bitmap is an error. Status is the table's
+an error; a vector release keeps any integer id it read); more than 2^24 - 1 instances in one
+bitmap is an error. Status is the table's
 inverse (new without annotations: a null label; no status: LABELED); the label score is the
-annotations' common score. PNGs are written by annoconv itself (:func:`encode_bitmap`).
+annotations' common score. PNGs are written by annoconv itself (:func:`encode_bitmap`); an
+image of width or height 0 gets its annotations and a null URL (``empty_image``). Other
+labelsets' bitmaps found on reading are copied (their relative path kept, a remote URL's PNG
+put in the bitmap folder by its file name, renamed on collisions with the URL following); one
+not found stays a URL with no file (``mask_not_written``). All files are written in a hidden
+temporary folder inside the release's folder and moved into place at the end (only that
+folder needs to be writable).
 
 Choices where the spec is unsure: bitmap URLs are never downloaded. A relative URL is a path
 beside the release; any other URL is found by its file name in ``bitmaps=`` (default: the
 release's folder and ``<release stem>_bitmaps/`` beside it). RGB and palette PNGs are decoded by
 their colours (counted as ``bitmap_mode``); grayscale and 16-bit PNGs are refused with the
-reason. Pixels whose id has no annotation are dropped and counted (``unlisted_id``), an
+reason. Pixels whose id has no annotation are left out of the model and counted
+(``unlisted_id``; kept for a Segments writer, see above), an
 annotation without pixels becomes an empty mask (``empty_mask``), a category id that is not
-defined drops its annotation (``reference_missing``), a ``format_version`` other than 0.1 is
+defined is counted (``reference_missing``), a ``format_version`` other than 0.1 is
 kept and counted; ``strict=True`` makes each an error. ``images=`` reads image sizes from the
 image files' headers and checks each bitmap against them. The writer keeps a bitmap's original
 URL only when the pixels it writes are the ones read (a digest of the instance RLEs), else it
@@ -85,6 +100,7 @@ import io
 import json
 import math
 import re
+import shutil
 import struct
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -600,6 +616,7 @@ class _SampleJob:
     image_size: tuple[int, int] | None  # (width, height) of the image, when known
     file: str | None
     strict: bool
+    other_files: tuple[tuple[str, str], ...] = ()  # (labelset, PNG path) of other labelsets
 
 
 def _label_and_source(
@@ -640,7 +657,12 @@ def _parse_points(
     n = len(pts)
     if (kind in ("bbox", "point") and n != need[0]) or n < need[0]:
         raise ctx.fail(path, f"a {kind} needs {need[1]} point{'s' if need[0] > 1 else ''}, got {n}")
-    arr = np.array(pts, dtype=np.int64 if n_ints == 2 * n else np.float64)
+    try:
+        arr = np.array(pts, dtype=np.int64 if n_ints == 2 * n else np.float64)
+    except OverflowError:  # an integer beyond 64 bits (JSON numbers have no limit)
+        k, v = next((k, v) for k, pt in enumerate(pts) for v in pt
+                    if _is_int(v) and not -(2**63) <= v < 2**63)
+        raise ctx.fail((*path, k), f"coordinate {v} is beyond the 64-bit integer range") from None
     return arr, 0 < n_ints < 2 * n
 
 
@@ -701,6 +723,8 @@ def _parse_sample(job: _SampleJob) -> tuple[Sample, ConversionReport]:
     others = {k: v for k, v in labels.items() if k != job.labelset}
     if others:
         seg["labels"] = others
+    if job.other_files:
+        seg["bitmap_files"] = dict(job.other_files)
     width = height = None
     if job.image_size is not None:
         width, height = job.image_size
@@ -787,13 +811,14 @@ def _parse_sample(job: _SampleJob) -> tuple[Sample, ConversionReport]:
                 ctx.warn("unlisted_id", (*pa, "annotations"),
                          f"bitmap ids {shown} ({px} pixels) have no annotation", f"{where} ids {shown}",
                          n=len(extra_ids))
+                # no annotation, so no place in the model: kept for a Segments writer
+                seg["unlisted"] = [[k, _rle.to_coco(masks[k])] for k in extra_ids]
             parsed = [(j, aid, cid, at, tr, ex, shapes.get(j)) for j, aid, cid, at, tr, ex, _ in parsed]
     anns = []
     for j, aid, cid, attrs, track, extra, shape in parsed:
-        if cid not in job.categories:
+        if cid not in job.categories:  # kept (writers of other formats skip it)
             ctx.warn("reference_missing", (*pa, "annotations", j, "category_id"),
                      f"category id {cid} is not in the release's categories", f"{where} annotation {j}")
-            continue
         anns.append(Annotation(id=aid, category_id=cid, shape=shape, attributes=attrs,
                                track_id=track, score=score, extra=extra))
     return Sample(id=uuid, file_name=name, width=width, height=height, status=status,
@@ -827,6 +852,7 @@ def parse(
     filter_by: Sequence[str] | str | None = None,
     strict: bool = False,
     workers: int = 1,
+    other_bitmaps: Callable[[str], Path | None] | None = None,
 ) -> Dataset:
     """A release document (parsed JSON) -> Dataset.
 
@@ -835,6 +861,8 @@ def parse(
     bitmap releases. ``image_sizes(sample_json)`` may give ``(width, height)`` of each image.
     ``filter_by`` keeps samples whose label status is listed (as the SDK: null label =
     ``UNLABELED``). Warnings are counted in ``report`` (errors when ``strict``).
+    ``other_bitmaps(url)`` may give the PNG file of a bitmap of another labelset (None when
+    it has none): the label stays verbatim, the file is recorded so a writer can copy it.
 
     >>> doc = {"name": "v1", "dataset": {"name": "d", "owner": "me", "task_type": "vector",
     ...     "labelsets": [{"name": "ground-truth"}],
@@ -874,13 +902,34 @@ def parse(
                 source = bitmaps(url, pointer)
                 source_name = str(source) if isinstance(source, Path) else url
         size = image_sizes(s) if image_sizes is not None else None
-        jobs.append(_SampleJob(i, s, labelset, bitmap_task, cat_ids, source, source_name, size, fname, strict))
+        other_files = ()
+        if bitmap_task and other_bitmaps is not None:
+            other_files = tuple(_other_bitmap_files(s.get("labels"), labelset, other_bitmaps))
+        jobs.append(_SampleJob(i, s, labelset, bitmap_task, cat_ids, source, source_name, size, fname, strict,
+                               other_files))
     results = map_parallel(_parse_sample, jobs, workers)
     out = []
     for sample, r in results:
         rep.merge(r)
         out.append(sample)
     return Dataset(categories=tuple(cats), attribute_specs=tuple(specs), samples=tuple(out), info=info)
+
+
+def _other_url(label: Any) -> str | None:
+    """The bitmap URL of a label of another labelset (kept verbatim, so not validated)."""
+    la = label.get("attributes") if isinstance(label, dict) else None
+    sb = la.get("segmentation_bitmap") if isinstance(la, dict) else None
+    url = sb.get("url") if isinstance(sb, dict) else None
+    return url if isinstance(url, str) and url else None
+
+
+def _other_bitmap_files(labels: Any, labelset: str,
+                        find: Callable[[str], Path | None]) -> Iterable[tuple[str, str]]:
+    for name, label in labels.items() if isinstance(labels, dict) else ():
+        url = _other_url(label) if name != labelset else None
+        found = find(url) if url is not None else None
+        if found is not None:
+            yield name, str(found.absolute())
 
 
 # --------------------------------------------------------------------------------------
@@ -914,7 +963,7 @@ class _FileResolver:
             self.folders = [base, base / default_bitmap_folder(release)]
         self.base = base
 
-    def __call__(self, url: str, pointer: str) -> Path:
+    def candidates(self, url: str) -> list[Path]:
         tried: list[Path] = []
         parsed = urlparse(url)
         if parsed.scheme == "file":
@@ -926,12 +975,17 @@ class _FileResolver:
         name = _url_basename(url)
         if name:
             tried += [f / name for f in self.folders]
-        seen = []
-        for p in tried:
-            if p not in seen:
-                seen.append(p)
-                if p.is_file():
-                    return p
+        return list(dict.fromkeys(tried))
+
+    def find(self, url: str) -> Path | None:
+        """The PNG file of ``url``, or None."""
+        return next((p for p in self.candidates(url) if p.is_file()), None)
+
+    def __call__(self, url: str, pointer: str) -> Path:
+        found = self.find(url)
+        if found is not None:
+            return found
+        seen = self.candidates(url)
         raise ParseError(self.release, pointer, (
             f"bitmap {url!r} not found (looked for {', '.join(str(p) for p in seen) or 'nothing'}); "
             "the converter never downloads: save the label PNGs in one folder and pass bitmaps="
@@ -982,8 +1036,10 @@ def read(
     p = Path(path)
     rep = report if report is not None else ConversionReport()
     sizes = _ImageSizes(images, rep) if images is not None else None
-    return parse(read_json(p), p, report=rep, labelset=labelset, bitmaps=_FileResolver(p, bitmaps),
-                 image_sizes=sizes, filter_by=filter_by, strict=strict, workers=workers)
+    resolver = _FileResolver(p, bitmaps)
+    return parse(read_json(p), p, report=rep, labelset=labelset, bitmaps=resolver,
+                 image_sizes=sizes, filter_by=filter_by, strict=strict, workers=workers,
+                 other_bitmaps=resolver.find)
 
 
 _SNIFF_KEYS = (b'"task_type"', b'"labelsets"', b'"task_attributes"')
@@ -1047,6 +1103,8 @@ class _WriteJob:
     header: _WriteHeader
     png_name: str | None  # relative path of the PNG to write (bitmap releases)
     keep_url: bool  # the original URL may be kept if the pixels are unchanged
+    # other labelsets' bitmaps: (labelset, source PNG or None, relative PNG name, URL to write)
+    others: tuple[tuple[str, str | None, str | None, str], ...] = ()
 
 
 def _choose_task(samples: Sequence[Sample], info: Mapping[str, Any], task_type: str | None) -> str:
@@ -1067,58 +1125,99 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "sample"
 
 
-def _png_names(samples: Sequence[Sample], labelled: Sequence[bool], labelset: str,
-               folder: str, keep_paths: bool) -> list[tuple[str | None, bool]]:
-    """(relative PNG name, may keep the original URL) per sample, deterministic in input
-    order: the original URL's path when it was relative (and ``keep_paths``), else its file
-    name in ``folder``; new names ``<folder>/<name stem>_<labelset>.png`` (``_2``, ``_3``
-    on collisions)."""
-    taken: set[str] = set()
-    out: list[tuple[str | None, bool]] = []
+class _Names:
+    """Relative PNG names taken so far (case-insensitively: the output may be on a
+    case-insensitive file system), and the rules to pick one for a bitmap URL."""
 
-    def take(name: str) -> str | None:
-        if name.lower() in taken:
+    def __init__(self, folder: str, keep_paths: bool) -> None:
+        self.folder = folder
+        self.keep_paths = keep_paths
+        self.taken: set[str] = set()
+
+    def take(self, name: str) -> str | None:
+        if name.lower() in self.taken:
             return None
-        taken.add(name.lower())
+        self.taken.add(name.lower())
         return name
 
+    def pick(self, url: Any, file_name: str, labelset: str) -> tuple[str, bool]:
+        """(relative PNG name, whether ``url`` still finds it): the URL's own path when it
+        is relative (and paths are kept), else its file name in ``folder``; otherwise, or on
+        a collision, ``<folder>/<name stem>_<labelset>.png`` (``_2``, ``_3``...)."""
+        got: str | None = None
+        if isinstance(url, str) and url:
+            local = _is_local(url) and urlparse(url).scheme == ""
+            if local and not self.keep_paths:
+                pass  # a new folder was asked for: a new name below
+            elif local:
+                rel = PurePosixPath(url.replace("\\", "/"))
+                if not rel.is_absolute() and ".." not in rel.parts and rel.suffix.lower() == ".png":
+                    got = self.take(str(rel))
+            elif _url_basename(url).lower().endswith(".png"):
+                got = self.take(f"{self.folder}/{_safe(_url_basename(url))}")
+        if got is not None:
+            return got, True
+        stem = f"{self.folder}/{_safe(PurePosixPath(file_name).stem)}_{_safe(labelset)}"
+        name, k = self.take(f"{stem}.png"), 2
+        while name is None:
+            name, k = self.take(f"{stem}_{k}.png"), k + 1
+        return name, False
+
+
+def _png_names(samples: Sequence[Sample], labelled: Sequence[bool], labelset: str,
+               folder: str, keep_paths: bool, others: bool = False
+               ) -> list[tuple[str | None, bool, tuple[tuple[str, str | None, str | None, str], ...]]]:
+    """(relative PNG name, may keep the original URL, other labelsets' PNGs) per sample,
+    deterministic in input order (see :meth:`_Names.pick`): the written labelset's PNGs are
+    named first, then, when ``others``, each other labelset's bitmap that the reader found
+    (``extra["segments"]["bitmap_files"]``) as ``(labelset, source file, name, URL)``; one it
+    did not find keeps its URL with no file (name None)."""
+    names = _Names(folder, keep_paths)
+    main: list[tuple[str | None, bool]] = []
     for s, has_label in zip(samples, labelled):
         if not has_label:
-            out.append((None, False))
+            main.append((None, False))
             continue
         label = _seg(s.extra).get("label")
         url = None
         if isinstance(label, dict):
             sb = label.get("attributes", {}).get("segmentation_bitmap")
             url = sb.get("url") if isinstance(sb, dict) else None
-        got: str | None = None
-        if isinstance(url, str) and url:
-            if _is_local(url) and urlparse(url).scheme == "" and not keep_paths:
-                pass  # a new folder was asked for: a new name below
-            elif _is_local(url) and urlparse(url).scheme == "":
-                rel = PurePosixPath(url.replace("\\", "/"))
-                if not rel.is_absolute() and ".." not in rel.parts and rel.suffix.lower() == ".png":
-                    got = take(str(rel))
-            elif _url_basename(url).lower().endswith(".png"):
-                got = take(f"{folder}/{_safe(_url_basename(url))}")
-        if got is not None:
-            out.append((got, True))
-            continue
-        stem = f"{folder}/{_safe(PurePosixPath(s.file_name).stem)}_{_safe(labelset)}"
-        name, k = take(f"{stem}.png"), 2
-        while name is None:
-            name, k = take(f"{stem}_{k}.png"), k + 1
-        out.append((name, False))
+        main.append(names.pick(url, s.file_name, labelset))
+    out = []
+    for s, (name, keep) in zip(samples, main):
+        extra: list[tuple[str, str | None, str | None, str]] = []
+        seg = _seg(s.extra)
+        files = seg.get("bitmap_files") or {}
+        for ls, label in (seg.get("labels") or {}).items() if others else ():
+            url = _other_url(label)
+            if url is None:
+                continue
+            src = files.get(ls)
+            if src is None:
+                extra.append((ls, None, None, url))
+                continue
+            rel, same = names.pick(url, s.file_name, ls)
+            extra.append((ls, src, rel, url if same else rel))
+        out.append((name, keep, tuple(extra)))
     return out
 
 
 def _assign_ids(anns: Sequence[Annotation], n_out: int, policy: str, limit: int, where: str,
-                report: ConversionReport) -> list[int] | None:
+                report: ConversionReport, read_any: bool = False) -> list[int] | None:
     """The Segments ids of a sample's annotations: theirs when they are valid (integers in
-    1..limit, unique) and no annotation was split, else None (number them 1..n_out)."""
+    1..limit, unique; with ``read_any``, any integer a Segments reader read, as a vector
+    release holds them) and no annotation was split, else None (number them 1..n_out)."""
     ids = [a.id for a in anns]
-    dup = next((i for k, i in enumerate(ids) if i in ids[:k]), None)
-    bad = next((i for i in ids if not (_is_int(i) and 1 <= i <= limit)), None)
+    seen: set[Any] = set()
+    dup = None
+    for i in ids:
+        if i in seen:
+            dup = i
+            break
+        seen.add(i)
+    bad = next((a.id for a in anns if not (_is_int(a.id) and (
+        1 <= a.id <= limit or (read_any and NS in a.extra)))), None)
     valid = n_out == len(anns) and dup is None and bad is None and all(_is_int(i) for i in ids)
     if policy == "keep" and not valid:
         if n_out != len(anns):
@@ -1175,7 +1274,8 @@ def _usable(s: Sample, hd: _WriteHeader, report: ConversionReport | None) -> lis
     anns = []
     for k, a in enumerate(s.annotations):
         aw = f"{where} annotation {a.id if a.id is not None else k}"
-        if a.category_id is None or a.category_id not in hd.categories:
+        if (a.category_id is None or a.category_id not in hd.categories) and not (
+                NS in a.extra and _is_int(a.category_id)):  # Segments' own: kept as read
             if report is not None:
                 report.add("reference_missing", where=f"{aw}: category {a.category_id}")
             continue
@@ -1191,8 +1291,32 @@ def _usable(s: Sample, hd: _WriteHeader, report: ConversionReport | None) -> lis
 
 
 def _vector_pieces(a: Annotation, task: str, where: str, report: ConversionReport) -> list[tuple[str, Any]]:
-    """A model annotation as Segments vector (type, points) pieces, counting conversions."""
-    s = a.shape
+    """A model annotation as Segments vector (type, points) pieces, counting conversions:
+    its shape's, then its keypoints (``Annotation.keypoints``, a COCO person's) as ``point`` s
+    where the task holds points (vector, keypoints), else counted ``keypoints_dropped``."""
+    kp = a.keypoints
+    pieces = _shape_pieces(a.shape, task, where, report) if a.shape is not None or kp is None else []
+    if kp is not None and len(kp.visibility):
+        if task in ("vector", "keypoints"):
+            points = _keypoint_pieces(kp, where, report)
+            if points:
+                report.add("shape_converted", where=f"{where}: {len(points)} keypoints -> point annotations")
+            pieces += points
+        else:
+            report.add("keypoints_dropped", len(kp.visibility), where=f"{where}: keypoints in a {task} release")
+    return pieces
+
+
+def _keypoint_pieces(kp: Keypoints, where: str, report: ConversionReport) -> list[tuple[str, Any]]:
+    """Labelled keypoints as ``point`` pieces (a point cannot say "not labelled": those are
+    counted ``keypoints_dropped``)."""
+    keep = [p for p, v in zip(kp.points.tolist(), kp.visibility.tolist()) if v > 0]
+    if len(keep) < len(kp.visibility):
+        report.add("keypoints_dropped", len(kp.visibility) - len(keep), where=f"{where}: unlabelled keypoints")
+    return [("point", [p]) for p in keep]
+
+
+def _shape_pieces(s: Any, task: str, where: str, report: ConversionReport) -> list[tuple[str, Any]]:
     if task == "bboxes" and s is not None and not (isinstance(s, Box) and not s.rotation):
         b = s.bounds()
         if b is None:
@@ -1239,12 +1363,10 @@ def _vector_pieces(a: Annotation, task: str, where: str, report: ConversionRepor
             return []
         return [("polyline", pts)]
     if isinstance(s, Keypoints):
-        keep = [p for p, v in zip(s.points.tolist(), s.visibility.tolist()) if v > 0]
-        if len(keep) < len(s.visibility):
-            report.add("keypoints_dropped", len(s.visibility) - len(keep), where=f"{where}: unlabelled keypoints")
-        if len(keep) > 1 or s.names:
-            report.add("shape_converted", where=f"{where}: {len(keep)} keypoints -> point annotations")
-        return [("point", [p]) for p in keep]
+        points = _keypoint_pieces(s, where, report)
+        if len(points) > 1 or s.names:
+            report.add("shape_converted", where=f"{where}: {len(points)} keypoints -> point annotations")
+        return points
     report.add("shape_dropped", where=f"{where}: no shape")
     return []
 
@@ -1315,6 +1437,9 @@ def _emit_sample(job: _WriteJob) -> tuple[dict[str, Any], ConversionReport, npt.
     for name in seg.get("labels_order", [hd.labelset]):
         labels_out[name] = label if name == hd.labelset else others.get(name)
     labels_out.setdefault(hd.labelset, label)
+    for name, src, rel, url in job.others:
+        labels_out[name] = _other_label(labels_out[name], src, rel, url, hd.out_dir,
+                                        f"{where} labelset {name!r}", report)
     values: dict[str, Any] = {"uuid": s.id if isinstance(s.id, str) or seg else str(s.id), "name": s.file_name}
     if not seg:
         values["attributes"] = {"image": {"url": s.file_name}}
@@ -1322,6 +1447,26 @@ def _emit_sample(job: _WriteJob) -> tuple[dict[str, Any], ConversionReport, npt.
     values["labels"] = labels_out
     report.samples += 1
     return _assemble(values, seg), report, image, png
+
+
+def _other_label(label: dict[str, Any], src: str | None, rel: str | None, url: str,
+                 out_dir: Path | None, where: str, report: ConversionReport) -> dict[str, Any]:
+    """A label of another labelset, kept verbatim but for its bitmap: the PNG the reader found
+    is copied to ``rel`` in ``out_dir`` (its URL set to ``url``); one that was not found (or no
+    folder to copy to: :func:`emit`) stays a reference, counted ``mask_not_written``."""
+    if src is None or rel is None or out_dir is None:
+        report.add("mask_not_written", where=f"{where}: bitmap {url!r} not copied")
+        return label
+    target = out_dir / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, target)
+    report.files.append(rel)
+    sb = label["attributes"]["segmentation_bitmap"]
+    if sb.get("url") == url:
+        return label
+    new_sb = {k: v for k, v in sb.items() if k != "signed_url"}
+    new_sb["url"] = url
+    return {**label, "attributes": {**label["attributes"], "segmentation_bitmap": new_sb}}
 
 
 def _vector_annotations(anns: Sequence[Annotation], hd: _WriteHeader, where: str,
@@ -1334,7 +1479,7 @@ def _vector_annotations(anns: Sequence[Annotation], hd: _WriteHeader, where: str
         pieces.append((a, _vector_pieces(a, hd.task_type, aw, report)))
     kept = [(a, p) for a, p in pieces if p]
     n_out = sum(len(p) for _, p in kept)
-    ids = _assign_ids([a for a, _ in kept], n_out, hd.ids, 2**31 - 1, where, report)
+    ids = _assign_ids([a for a, _ in kept], n_out, hd.ids, 2**31 - 1, where, report, read_any=True)
     out = []
     k = 0
     for n, (a, ps) in enumerate(kept):
@@ -1352,6 +1497,9 @@ def _bitmap_label(job: _WriteJob, anns: Sequence[Annotation], abook: Mapping[str
     s, hd = job.sample, job.header
     areas, kept = [], []
     for a in anns:
+        if a.keypoints is not None and len(a.keypoints.visibility):
+            report.add("keypoints_dropped", len(a.keypoints.visibility),
+                       where=f"{where} annotation {a.id}: keypoints in a {hd.task_type} release")
         if a.shape is None and NS in a.extra:
             kept.append(a)  # a Segments annotation read without a bitmap: an entry, no pixels
             continue
@@ -1371,9 +1519,11 @@ def _bitmap_label(job: _WriteJob, anns: Sequence[Annotation], abook: Mapping[str
     out_ids = ids if ids is not None else list(range(1, len(kept) + 1))
     ann_json = [_annotation_json(a, i, None, None, False) for a, i in zip(kept, out_ids)]
     sb = abook.get("segmentation_bitmap") if abook else None
-    if height is None or width is None:
-        if areas:
+    if height is None or width is None or not height or not width:
+        if areas and (height is None or width is None):
             raise ConversionError(f"{where}: no image size (width, height) to rasterise its shapes into a bitmap")
+        if height is not None and width is not None:  # a 0-pixel image: no PNG can hold it
+            report.add("empty_image", where=f"{where}: {width}x{height} (width x height), no bitmap PNG")
         url_obj = dict(sb) if isinstance(sb, dict) and not sb.get("url") else {}
         url_obj["url"] = url_obj.get("url")
         return ann_json, url_obj, None, None
@@ -1383,9 +1533,10 @@ def _bitmap_label(job: _WriteJob, anns: Sequence[Annotation], abook: Mapping[str
     except ValueError as e:
         raise ConversionError(f"{where}: {e}") from None
     order = sorted(range(len(areas)), key=lambda k: (areas[k].z_index if areas[k].z_index is not None else 0, k))
-    image, hidden = geometry.paint([rles[k] for k in order], [area_ids[k] for k in order], height, width,
-                                   dtype=np.uint32)  # type: ignore[misc]
-    for k, n in zip(order, hidden):
+    under_ids, under = _unlisted(s, set(out_ids), height, width, where, report)
+    image, hidden = geometry.paint(under + [rles[k] for k in order], under_ids + [area_ids[k] for k in order],
+                                   height, width, dtype=np.uint32)  # type: ignore[misc]
+    for k, n in zip(order, hidden[len(under):]):
         if n:
             report.add("overlap_hidden", n, where=f"{where} annotation {areas[k].id}")
     url_obj: dict[str, Any]
@@ -1401,6 +1552,23 @@ def _bitmap_label(job: _WriteJob, anns: Sequence[Annotation], abook: Mapping[str
         target.write_bytes(encode_bitmap(image, compress_level=hd.compress_level))
         return ann_json, url_obj, None, job.png_name
     return ann_json, url_obj, image, None
+
+
+def _unlisted(s: Sample, taken: set[int], height: int, width: int, where: str,
+              report: ConversionReport) -> tuple[list[int], list[RLE]]:
+    """The pixels of bitmap ids the source listed no annotation for (``extra["segments"]
+    ["unlisted"]``), painted again under the annotations so that a same-format round trip
+    keeps the PNG; dropped (counted ``unlisted_id``) when their id is now an annotation's or
+    the image size changed."""
+    ids: list[int] = []
+    rles: list[RLE] = []
+    for uid, obj in _seg(s.extra).get("unlisted") or ():
+        if uid in taken or obj.get("size") != [height, width]:
+            report.add("unlisted_id", where=f"{where}: pixels of unlisted id {uid} dropped")
+            continue
+        ids.append(uid)
+        rles.append(_rle.from_coco(obj))
+    return ids, rles
 
 
 def _header_json(ds: Dataset, task: str, labelset: str, report: ConversionReport) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -1476,10 +1644,11 @@ def _emit(ds: Dataset, report: ConversionReport, *, task_type: str | None, label
     hd = _WriteHeader(task, labelset, ids, frozenset(c.id for c in ds.categories), out_dir, compress_level)
     if hd.bitmap:
         labelled = [_out_status(s, bool(_usable(s, hd, None))) is not None for s in samples]
-        names = _png_names(samples, labelled, labelset, str(folder), keep_paths=bitmap_folder is None)
+        names = _png_names(samples, labelled, labelset, str(folder), keep_paths=bitmap_folder is None,
+                           others=True)
     else:
-        names = [(None, False)] * len(samples)
-    jobs = [_WriteJob(s, hd, n, keep) for s, (n, keep) in zip(samples, names)]
+        names = [(None, False, ())] * len(samples)
+    jobs = [_WriteJob(s, hd, n, keep, others) for s, (n, keep, others) in zip(samples, names)]
     results = map_parallel(_emit_sample, jobs, workers)
     samples_json = []
     for job, (sj, r, image, png) in zip(jobs, results):
@@ -1552,7 +1721,7 @@ def write(
     dst = Path(path)
     rep = report if report is not None else ConversionReport()
     n_files = len(rep.files)
-    with atomic_folder(dst.parent) as tmp:
+    with atomic_folder(dst.parent, inside=True) as tmp:
         doc = _emit(dataset, rep, task_type=task_type, labelset=labelset, ids=ids, bitmap_folder=bitmap_folder,
                     default_folder=default_bitmap_folder(dst), out_dir=tmp, compress_level=compress_level,
                     workers=workers, sink=None)

@@ -5,7 +5,7 @@ plain folder of index PNGs with a class map (format ``index-png``); spec: specs/
 
     label_classes.json        [{"id": uuid, "color": "#rrggbbaa", "png_index": 1,
                                 "name": "car", "type": "object" | "background"}, ...]
-    <dataset_name>/<image stem>.png      one 8-bit PNG per image
+    <dataset_name>/<image stem>.png      one 8-bit PNG per image (16-bit past 255 classes)
 
 Pixel values: ``gs_asc`` / ``gs_desc`` write a grayscale PNG whose value is the ``png_index``
 of the class that wins the pixel, 0 = background (no label); ``gs_asc`` numbers the classes
@@ -29,7 +29,23 @@ category id); ``png_index`` / ``index`` stay in ``Category.extra`` and are reuse
 so a read -> write round trip gives the same pixel values. The reader never recomputes
 indices: it maps pixel values through the class table (a value missing from it is an error).
 For an RGB semantic PNG it matches pixel colours to class colours, and reads a gray pixel
-(R = G = B) as an index when no class has that colour.
+(R = G = B) as an index when no class has that colour. A PNG's mode other than 8-bit
+grayscale (palette "P" with its palette, bilevel "1", 16-bit "I;16", "LA", "RGBA") is kept in
+``Sample.extra`` and a same-format write (semantic_format unchanged) saves the PNG in it again
+(alpha written 255); when the pixels no longer fit that mode the default one is used, counted
+``png_mode_changed``.
+
+Writing: ``png_index`` values read (any of 1..65535) are kept; a class without one gets the
+smallest free index (``id_assigned``); data from other formats gets 1..N / N..1. PNGs are 8-bit,
+16-bit grayscale when an index exceeds 255 (Hasty itself never has more than 255 classes).
+Classes without a colour get Hasty's 12-colour palette by position, then distinct generated
+colours (:func:`generated_colors`), never black nor another class's colour, so class_color
+holds any number of classes. An image of width or height 0 gets no PNG (``empty_image``).
+The output folder then holds exactly the new export: a new or empty folder is filled; a
+folder holding a previous export of the same format (``label_classes.json`` /
+``class_map.json``) has its class table and PNGs replaced, the PNGs the new export does not
+write are deleted after the new files are in place (other files are left alone); any other
+non-empty folder is refused (WriteError), as its files are not the writer's to replace.
 
 Choices where the spec is unsure: ``gs_desc`` = indices N..1 over the ``gs_asc`` order;
 ``class_color`` = RGB with black background; the default ``labels_order`` is ``("z_index",)``;
@@ -51,14 +67,14 @@ import numpy.typing as npt
 from .. import geometry
 from .. import rle as _rle
 from .._io import atomic_folder, map_parallel, read_json, read_png, write_json
-from ..errors import ConversionError, OptionError, ParseError, json_pointer
+from ..errors import ConversionError, OptionError, ParseError, WriteError, json_pointer
 from ..model import Annotation, Box, Category, Dataset, Ellipse, Keypoints, Mask, Polygon, Sample
 from ..registry import FormatSpec
 from ..report import ConversionReport
 from .hasty import PALETTE, _uuid, format_color, parse_color
 
-__all__ = ["FORMAT", "INDEX_FORMAT", "LABELS_ORDERS", "SEMANTIC_FORMATS", "read", "read_index",
-           "render", "sniff", "sniff_index", "write", "write_index"]
+__all__ = ["FORMAT", "INDEX_FORMAT", "LABELS_ORDERS", "SEMANTIC_FORMATS", "generated_colors", "read",
+           "read_index", "render", "sniff", "sniff_index", "write", "write_index"]
 
 NS = "semantic_png"
 INDEX_NS = "index_png"
@@ -160,22 +176,54 @@ def render(sample: Sample, plan: Plan) -> tuple[npt.NDArray[Any], list[tuple[str
 
 
 def _save_png(path: str, array: npt.NDArray[Any], palette: list[int] | None,
-              compress_level: int) -> None:
+              compress_level: int, mode: str | None = None) -> None:
     """Encode a label image straight into the writer's temporary folder (the folder is what
-    makes the output atomic, so no per-file temporary name and rename as _io.write_png)."""
+    makes the output atomic, so no per-file temporary name and rename as _io.write_png);
+    ``mode`` "1" / "LA" / "RGBA" for a bilevel, gray + alpha, RGBA file."""
     from PIL import Image
 
-    im = Image.fromarray(np.ascontiguousarray(array))
+    arr = np.ascontiguousarray(array)
+    if mode == "1":
+        arr = arr.astype(bool)
+    elif mode in ("LA", "RGBA"):
+        arr = np.dstack([arr, np.full(arr.shape[:2], 255, np.uint8)])
+    im = Image.fromarray(arr)
     if palette is not None:
         im.putpalette(palette)
     im.save(path, format="PNG", compress_level=compress_level)
 
 
-def _render_to_file(job: tuple[Sample, Plan, str]) -> list[tuple[str, int, str]]:
-    sample, plan, path = job
+def _png_mode(img: npt.NDArray[Any], plan: Plan, kept: Mapping[str, Any] | None,
+              where: str) -> tuple[npt.NDArray[Any], list[int] | None, str | None,
+                                   list[tuple[str, int, str]]]:
+    """(pixels, palette, mode) to save a rendered image with: the plan's, or the PNG mode
+    (and palette) the sample was read with when the pixels still fit it (counted
+    ``png_mode_changed`` when they do not)."""
+    mode = kept.get("mode") if kept else None
+    if mode is None:
+        return img, plan.palette, None, []
+    top = int(img.max()) if img.size else 0
+    if plan.colors is not None:  # class_color: an RGB image
+        if mode in ("RGB", "RGBA"):
+            return img, None, None if mode == "RGB" else "RGBA", []
+    elif mode == "P" and isinstance(kept.get("palette"), list) and top < 256:  # type: ignore[union-attr]
+        return img.astype(np.uint8), kept["palette"], None, []  # type: ignore[index]
+    elif mode == "1" and top <= 1:
+        return img, None, "1", []
+    elif mode in ("I;16", "I;16B", "I"):
+        return img.astype(np.uint16), None, None, []
+    elif mode in ("L", "LA") and top < 256:
+        return img.astype(np.uint8), None, None if mode == "L" else "LA", []
+    return img, plan.palette, None, [("png_mode_changed", 1, f"{where}: PNG mode {mode} cannot "
+                                                              "hold the pixels written")]
+
+
+def _render_to_file(job: tuple[Sample, Plan, str, Mapping[str, Any] | None]) -> list[tuple[str, int, str]]:
+    sample, plan, path, kept = job
     img, losses = render(sample, plan)
-    _save_png(path, img, plan.palette, plan.compress_level)
-    return losses
+    img, palette, mode, more = _png_mode(img, plan, kept, _where(sample))
+    _save_png(path, img, palette, plan.compress_level, mode)
+    return losses + more
 
 
 def _out_name(s: Sample) -> str:
@@ -188,15 +236,29 @@ def _out_name(s: Sample) -> str:
     return str(rel)
 
 
+def _size(s: Sample) -> tuple[int, int] | None:
+    """(height, width) of a sample's PNG: its own, else its first mask's (None if neither)."""
+    if s.height is not None and s.width is not None:
+        return s.height, s.width
+    return next((a.shape.rle.size for a in s.annotations if isinstance(a.shape, Mask)), None)
+
+
 def _write_pngs(dataset: Dataset, plan: Plan, tmp: Path, report: ConversionReport,
-                workers: int) -> None:
+                workers: int, keep_modes: str | None = None) -> None:
+    """Render and save every sample's PNG into ``tmp``; ``keep_modes``: the namespace whose
+    ``mode`` / ``palette`` (recorded by the reader) to save each PNG with, if any."""
     seen: dict[str, str] = {}
 
-    def jobs() -> Iterator[tuple[Sample, Plan, str]]:
+    def jobs() -> Iterator[tuple[Sample, Plan, str, Mapping[str, Any] | None]]:
         for s in dataset.samples:
             if (s.height is None or s.width is None) and not s.annotations:
                 report.add("size_unknown", where=f"{_where(s)}: no size and no labels, no PNG")
                 continue  # e.g. an unlabelled Segments sample: nothing to draw, no size to draw on
+            size = _size(s)
+            if size is not None and 0 in size:
+                report.add("empty_image", where=f"{_where(s)}: {size[1]}x{size[0]} (width x "
+                                                 "height), no PNG can hold it")
+                continue
             rel = _out_name(s)
             if rel in seen:
                 raise ConversionError(f"images {seen[rel]!r} and {s.file_name!r} would both "
@@ -212,7 +274,8 @@ def _write_pngs(dataset: Dataset, plan: Plan, tmp: Path, report: ConversionRepor
             report.annotations += len(s.annotations)
             report.files.append(rel)
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-            yield s, plan, str(tmp / rel)
+            kept = s.extra.get(keep_modes) if keep_modes is not None else None
+            yield s, plan, str(tmp / rel), kept if isinstance(kept, dict) else None
 
     if workers > 1:
         results: Iterable[list[tuple[str, int, str]]] = map_parallel(
@@ -222,6 +285,40 @@ def _write_pngs(dataset: Dataset, plan: Plan, tmp: Path, report: ConversionRepor
     for losses in results:
         for kind, n, where in losses:
             report.add(kind, n, where=where)
+
+
+def _previous_export(root: Path, table: str) -> list[str]:
+    """The PNGs (relative paths) of the previous export in ``root`` that a new export
+    replaces. A folder that is not empty (hidden entries aside) and holds no ``table`` is not
+    an export of this format: refused (WriteError), its files are not ours to replace."""
+    if not root.exists():
+        return []
+    if not root.is_dir():
+        raise WriteError(f"{root}: cannot write: not a folder")
+    if not any(not p.name.startswith(".") for p in root.iterdir()):
+        return []
+    if not (root / table).is_file():
+        raise WriteError(f"{root}: cannot write: the folder is not empty and has no {table} "
+                         "(it is not an export to replace); choose an empty or new folder")
+    return [rel for rel, _ in _png_files(root)]
+
+
+def _remove_stale(root: Path, previous: Iterable[str], written: Iterable[str]) -> None:
+    """Delete the previous export's PNGs that the new one did not write (and the folders
+    that leaves empty), so the folder holds exactly the new export."""
+    keep = set(written)
+    try:
+        for rel in previous:
+            if rel in keep:
+                continue
+            (root / rel).unlink(missing_ok=True)
+            parent = (root / rel).parent
+            while parent != root and not any(parent.iterdir()):
+                parent.rmdir()
+                parent = parent.parent
+    except OSError as e:
+        raise WriteError(f"{root}: cannot remove the previous export's {rel}: "
+                         f"{e.strerror or e}") from e
 
 
 def _order_rank(categories: Sequence[Category]) -> dict[int, int]:
@@ -244,8 +341,35 @@ def _check_orders(labels_order: Sequence[str] | str) -> tuple[str, ...]:
 
 
 def _colors(categories: Sequence[Category]) -> list[tuple[int, int, int, int]]:
-    return [c.color if c.color is not None else parse_color(PALETTE[i % len(PALETTE)])  # type: ignore[misc]
-            for i, c in enumerate(categories)]
+    """Each category's colour: its own, else a distinct one (from Hasty's 12-colour palette
+    by class position, then :func:`generated_colors`), never black nor another class's."""
+    used = {(0, 0, 0)} | {c.color[:3] for c in categories if c.color is not None}
+    spare = generated_colors()
+    out = []
+    for i, c in enumerate(categories):
+        if c.color is not None:
+            out.append(c.color)
+            continue
+        col = parse_color(PALETTE[i]) if i < len(PALETTE) else None
+        while col is None or col[:3] in used:
+            col = next(spare)
+        used.add(col[:3])
+        out.append(col)
+    return out
+
+
+def generated_colors() -> Iterator[tuple[int, int, int, int]]:
+    """Distinct deterministic opaque colours, as many as RGB has (2^24 - 1, black excluded):
+    ``k * 0x9E3779 mod 2^24`` for k = 1, 2, ... (an odd multiplier permutes the 24-bit values,
+    so no colour repeats; neighbours in k are far apart in colour).
+
+    >>> from itertools import islice
+    >>> list(islice(generated_colors(), 2))
+    [(158, 55, 121, 255), (60, 110, 242, 255)]
+    """
+    for k in range(1, 1 << 24):
+        v = (k * 0x9E3779) & 0xFFFFFF
+        yield (v >> 16, (v >> 8) & 255, v & 255, 255)
 
 
 # --------------------------------------------------------------------------------------
@@ -297,10 +421,10 @@ def _pixel_values(arr: npt.NDArray[Any], mode: str, path: Path,
 
 
 def _read_one(job: tuple[Path, str, str | None, Mapping[int, int],
-                         Mapping[tuple[int, int, int], int] | None, int, str]) -> Sample:
-    root, rel, subset, by_value, colors, background, table = job
+                         Mapping[tuple[int, int, int], int] | None, int, str, str]) -> Sample:
+    root, rel, subset, by_value, colors, background, table, ns = job
     path = root / rel
-    arr, mode, _palette = read_png(path)  # refuses a PNG cut after its pixel data too
+    arr, mode, palette = read_png(path)  # refuses a PNG cut after its pixel data too
     labels = _pixel_values(arr, mode, path, colors)
     height, width = labels.shape
     anns = []
@@ -313,17 +437,27 @@ def _read_one(job: tuple[Path, str, str | None, Mapping[int, int],
         anns.append(Annotation(id=cid, category_id=cid, shape=Mask(rle=r)))
     anns.sort(key=lambda a: a.category_id)  # type: ignore[arg-type,return-value]
     sid = rel[: -len(PurePosixPath(rel).suffix)]
+    kept: dict[str, Any] = {}
+    if mode != "L":  # the writer's default for a grayscale file: recorded otherwise
+        kept["mode"] = mode
+        if palette is not None:
+            kept["palette"] = palette
     return Sample(id=sid, file_name=PurePosixPath(rel).name, width=width, height=height,
-                  subset=subset, annotations=tuple(anns),
-                  extra={NS: {"mode": mode}} if mode in ("RGB", "RGBA") else {})
+                  subset=subset, annotations=tuple(anns), extra={ns: kept} if kept else {})
 
 
 def _read_samples(root: Path, by_value: Mapping[int, int],
                   colors: Mapping[tuple[int, int, int], int] | None, background: int,
-                  table: str, workers: int) -> list[Sample]:
-    jobs = [(root, rel, subset, by_value, colors, background, table)
+                  table: str, workers: int, ns: str) -> list[Sample]:
+    jobs = [(root, rel, subset, by_value, colors, background, table, ns)
             for rel, subset in _png_files(root)]
-    return map_parallel(_read_one, jobs, workers)
+    samples = map_parallel(_read_one, jobs, workers)
+    palettes: dict[tuple[int, ...], list[int]] = {}  # one list per distinct palette
+    for s in samples:
+        kept = s.extra.get(ns)
+        if kept and "palette" in kept:
+            kept["palette"] = palettes.setdefault(tuple(kept["palette"]), kept["palette"])
+    return samples
 
 
 def _root(path: Path, table: str) -> Path:
@@ -430,7 +564,7 @@ def read(path: str | Path, *, report: ConversionReport | None = None,
     for c in cats:
         if c.color is not None:
             colors.setdefault(c.color[:3], c.extra[NS]["png_index"])
-    samples = _read_samples(root, by_value, colors, 0, CLASSES_FILE, workers)
+    samples = _read_samples(root, by_value, colors, 0, CLASSES_FILE, workers, NS)
     idx = [c.extra[NS]["png_index"] for c in cats]
     fmt: str | None = None
     if any(s.extra.get(NS, {}).get("mode") in ("RGB", "RGBA") for s in samples):
@@ -444,24 +578,44 @@ def read(path: str | Path, *, report: ConversionReport | None = None,
 
 
 def _png_indices(dataset: Dataset, semantic_format: str, reuse: bool,
-                 rank: Mapping[int, int]) -> dict[int, int]:
+                 rank: Mapping[int, int], report: ConversionReport) -> dict[int, int]:
+    """``png_index`` per category id: the ones read (``reuse``, any 1..65535, kept as they
+    are; a class without one gets the smallest free index, counted ``id_assigned``), else
+    1..N (gs_asc, class_color) or N..1 (gs_desc) in class order."""
     cats = dataset.categories
-    if reuse:
-        kept = [c.extra.get(NS, {}).get("png_index") if isinstance(c.extra.get(NS), dict)
-                else None for c in cats]
-        if all(isinstance(v, int) and 0 < v < 256 for v in kept) and len(set(kept)) == len(kept):
-            return {c.id: v for c, v in zip(cats, kept)}  # type: ignore[misc]
     n = len(cats)
     if semantic_format == "gs_desc":
-        return {cid: n - r for cid, r in rank.items()}
-    return {cid: r + 1 for cid, r in rank.items()}
+        base = {cid: n - r for cid, r in rank.items()}
+    else:
+        base = {cid: r + 1 for cid, r in rank.items()}
+    if not reuse:
+        return base
+    kept: dict[int, int] = {}
+    for c in cats:
+        ns = c.extra.get(NS)
+        v = ns.get("png_index") if isinstance(ns, dict) else None
+        if isinstance(v, int) and not isinstance(v, bool) and 0 < v < 65536 \
+                and v not in kept.values():
+            kept[c.id] = v
+    if not kept or len(kept) == n:
+        return kept or base
+    used = set(kept.values())
+    free = (v for v in range(1, 65536) if v not in used)
+    missing = [c for c in cats if c.id not in kept]
+    for c in missing:
+        kept[c.id] = next(free)
+    report.add("id_assigned", len(missing), where=f"{CLASSES_FILE}: png_index of class "
+                                                  f"{', '.join(repr(c.name) for c in missing)}")
+    return {c.id: kept[c.id] for c in cats}
 
 
 def write(dataset: Dataset, path: str | Path, *, report: ConversionReport | None = None,
           semantic_format: str | None = None, labels_order: Sequence[str] | str = ("z_index",),
           workers: int = 1, compress_level: int = 6) -> None:
     """Write a semantic_png export folder atomically: ``label_classes.json`` and one PNG per
-    image (see the module docstring; doctest in :func:`read`)."""
+    image (see the module docstring; doctest in :func:`read`). ``path`` must be a new or empty
+    folder or hold a previous semantic_png export, which is replaced: afterwards the folder
+    holds exactly this export's PNGs."""
     rep = report if report is not None else ConversionReport()
     orders = _check_orders(labels_order)
     info_ns = dataset.info.get(NS) if isinstance(dataset.info.get(NS), dict) else {}
@@ -470,15 +624,16 @@ def write(dataset: Dataset, path: str | Path, *, report: ConversionReport | None
     if fmt not in SEMANTIC_FORMATS:
         raise OptionError(f"semantic_format {fmt!r} is not one of {', '.join(SEMANTIC_FORMATS)}")
     cats = dataset.categories
-    if len(cats) > 255:
-        raise ConversionError(f"{len(cats)} classes; a semantic PNG holds at most 255")
+    if len(cats) > 65535:
+        raise ConversionError(f"{len(cats)} classes; a semantic PNG holds at most 65535")
     rank = _order_rank(cats)
-    index = _png_indices(dataset, fmt, semantic_format is None or semantic_format == source_fmt,
-                         rank)
+    same = semantic_format is None or semantic_format == source_fmt
+    index = _png_indices(dataset, fmt, same, rank, rep)
+    top = max(index.values(), default=0)
     rgba = _colors(cats)
     colors = None
     if fmt == "class_color":
-        colors = np.zeros((256, 3), np.uint8)
+        colors = np.zeros((top + 1, 3), np.uint8)
         owner: dict[tuple[int, ...], str] = {(0, 0, 0): "background"}
         for c, col in zip(cats, rgba):
             rgb = tuple(col[:3])
@@ -489,7 +644,7 @@ def write(dataset: Dataset, path: str | Path, *, report: ConversionReport | None
             colors[index[c.id]] = rgb
     plan = Plan(values=index, kind_rank={c.id: 0 if c.kind == "stuff" else 1 for c in cats},
                 order_rank=rank, labels_order=orders, colors=colors,
-                compress_level=compress_level)
+                dtype="uint8" if top < 256 else "uint16", compress_level=compress_level)
     table = []
     for c, col in zip(cats, rgba):
         ns = c.extra.get(NS) if isinstance(c.extra.get(NS), dict) else {}
@@ -507,10 +662,13 @@ def write(dataset: Dataset, path: str | Path, *, report: ConversionReport | None
                       if k in hns and not ns}
         rest = {k: v for k, v in ns.items() if k not in ("type", "color", "png_index")}
         table.append(_ordered(values, {**extra_keys, **rest}, CLASS_KEYS))
+    stale = _previous_export(Path(path), CLASSES_FILE)
+    n_files = len(rep.files)
     with atomic_folder(path) as tmp:
-        _write_pngs(dataset, plan, tmp, rep, workers)
+        _write_pngs(dataset, plan, tmp, rep, workers, NS if same else None)
         write_json(tmp / CLASSES_FILE, table, indent=True)
-        rep.files.insert(0, CLASSES_FILE)
+        rep.files.insert(n_files, CLASSES_FILE)
+    _remove_stale(Path(path), stale, rep.files[n_files:])
 
 
 def sniff(path: Path, head: bytes) -> int:
@@ -606,7 +764,7 @@ def read_index(path: str | Path, *, report: ConversionReport | None = None,
     root = _root(Path(path), CLASS_MAP_FILE)
     cats, bg = parse_class_map(read_json(root / CLASS_MAP_FILE), root / CLASS_MAP_FILE)
     by_value = {c.extra[INDEX_NS]["index"]: c.id for c in cats}
-    samples = _read_samples(root, by_value, None, bg, CLASS_MAP_FILE, workers)
+    samples = _read_samples(root, by_value, None, bg, CLASS_MAP_FILE, workers, INDEX_NS)
     return Dataset(categories=tuple(cats), samples=tuple(samples),
                    info={INDEX_NS: {"background": bg}})
 
@@ -616,8 +774,9 @@ def write_index(dataset: Dataset, path: str | Path, *, report: ConversionReport 
                 labels_order: Sequence[str] | str = ("z_index",), workers: int = 1,
                 compress_level: int = 6) -> None:
     """Write index PNGs and ``class_map.json`` atomically. Indices: the ones the data was read
-    with, else 0, 1, 2... in class order skipping ``background``. (Doctest in
-    :func:`read_index`.)"""
+    with, else 0, 1, 2... in class order skipping ``background``. ``path`` must be a new or
+    empty folder or hold a previous index-png export, which is replaced (as :func:`write`).
+    (Doctest in :func:`read_index`.)"""
     rep = report if report is not None else ConversionReport()
     orders = _check_orders(labels_order)
     if background is None:
@@ -651,11 +810,14 @@ def write_index(dataset: Dataset, path: str | Path, *, report: ConversionReport 
         values = {"index": index[c.id], "name": c.name, "color": color}
         classes.append(_ordered(values, {k: v for k, v in ns.items() if k not in
                                          ("index", "color")}, INDEX_CLASS_KEYS))
+    stale = _previous_export(Path(path), CLASS_MAP_FILE)
+    n_files = len(rep.files)
     with atomic_folder(path) as tmp:
         _write_pngs(dataset, plan, tmp, rep, workers)
         write_json(tmp / CLASS_MAP_FILE, {"background": background, "classes": classes},  # type: ignore[dict-item]
                    indent=True)
-        rep.files.insert(0, CLASS_MAP_FILE)
+        rep.files.insert(n_files, CLASS_MAP_FILE)
+    _remove_stale(Path(path), stale, rep.files[n_files:])
 
 
 def sniff_index(path: Path, head: bytes) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import zipfile
 from pathlib import Path
 
@@ -559,6 +560,7 @@ def test_write_foreign_dataset(tmp_path):
         "attribute_dropped": 2, "field_dropped": 3, "score_dropped": 1, "rotation_applied": 1,
         "polygon_to_mask": 2, "track_dropped": 1, "shape_dropped": 1, "id_assigned": 1,
         "shape_converted": 1, "reference_missing": 1, "empty_mask": 1, "status_merged": 1,
+        "coordinates_rounded": 3,  # the box with y1 6.5, the rotated box's bounds, the ellipse
     }
     assert report.samples == 2 and report.annotations == 8
     assert doc["project_name"] == "from coco"
@@ -575,8 +577,9 @@ def test_write_foreign_dataset(tmp_path):
     assert (img["image_id"], img["image_status"], img["dataset_name"]) == ("7", "IN PROGRESS", "default")
     assert doc["tag_groups"][0]["tags"] == ["t1", "t2"] and img["tag_groups"] == {"Default": ["t1", "t2"]}
     box, rotated, parts, holes, masked, kp, ellipse, tri = img["labels"]
-    assert box["bbox"] == [1, 2, 5, 6.5] and box["z_index"] == 2
-    assert rotated["bbox"] == [float(v) for v in Box(x0=1, y0=2, x1=5, y1=6, rotation=30).bounds().to_xyxy()]
+    assert box["bbox"] == [1, 2, 5, 7] and box["z_index"] == 2  # rounded outward
+    x0, y0, x1, y1 = Box(x0=1, y0=2, x1=5, y1=6, rotation=30).bounds().to_xyxy()
+    assert rotated["bbox"] == [math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1)]
     for lab, poly in ((parts, two_part_polygon), (holes, polygon_with_hole)):
         x0, y0, x1, y1 = lab["bbox"]
         dec = full_mask(rle_decode(lab["mask"], (x1 - x0, y1 - y0)).astype(bool), lab["bbox"], 80, 130)
@@ -587,6 +590,7 @@ def test_write_foreign_dataset(tmp_path):
         (1, 2, True, ids[0]), (5, 5, False, ids[2])]
     assert kp["bbox"] is None
     assert len(ellipse["polygon"]) == 65 and ellipse["polygon"][0] == ellipse["polygon"][-1]
+    assert all(type(v) is int for pt in ellipse["polygon"] for v in pt)
     assert tri["polygon"] == [[0, 0], [4, 0], [4, 3], [0, 0]] and tri["bbox"] == [0, 0, 4, 3]
     # and it reads back
     back = annoconv.load(tmp_path / "out.json")
@@ -712,14 +716,13 @@ def test_coco_to_hasty_masks_decode_with_the_sdk(tmp_path):
     assert not list(SCHEMA.iter_errors(doc))
     labels = doc["images"][0]["labels"]
     for lab, ann in zip(labels, coco.loadAnns([1, 2, 3])):
-        want = coco.annToMask(ann).astype(bool)
         if lab["mask"] is not None:
             x0, y0, x1, y1 = lab["bbox"]
             got = full_mask(rle_decode(lab["mask"], (x1 - x0, y1 - y0)).astype(bool), lab["bbox"], 6, 8)
-        else:
-            got = rle.decode(geometry.polygon_to_rle(Polygon.from_rings(lab["polygon"][:-1]), 6, 8))
-        assert np.array_equal(got, want)
-    assert labels[1]["polygon"] == [[0.5, 0], [4.5, 0], [4.5, 3], [0.5, 0]]
+            assert np.array_equal(got, coco.annToMask(ann).astype(bool))
+    # Hasty coordinates are integer pixels: vertices rounded (halves up), the box from them
+    assert labels[1]["polygon"] == [[1, 0], [5, 0], [5, 3], [1, 0]] and labels[1]["bbox"] == [1, 0, 5, 3]
+    assert report.count("coordinates_rounded") == 1
 
 
 def test_hasty_to_semantic_png(tmp_path):
@@ -772,3 +775,129 @@ def test_damaged_documents(path, data):
         assert str(e).startswith("x.json: $")
         return
     assert json.dumps(hasty.emit(ds)) == json.dumps(doc)
+
+
+# --------------------------------------------------------------------------------------
+# review findings: files the reader accepts, integer pixels, names, sparse masks
+# --------------------------------------------------------------------------------------
+
+
+def test_image_without_size_is_sized_from_masks_skipped_or_refused(tmp_path):
+    from annoconv.errors import ConversionError
+
+    m = np.zeros((5, 7), bool)
+    m[1:3, 2:4] = True
+    ds = Dataset(categories=(Category(id=1, name="car"),), samples=(
+        Sample(id=1, file_name="masked.png", annotations=(
+            Annotation(id=1, category_id=1, shape=Mask.from_array(m)),)),
+        Sample(id=2, file_name="unlabelled.png"),
+    ))
+    report = annoconv.save(ds, tmp_path / "out.json", "hasty")
+    back = annoconv.load(tmp_path / "out.json")  # the reader accepts what the writer wrote
+    assert [(s.file_name, s.width, s.height) for s in back.samples] == [("masked.png", 7, 5)]
+    assert np.array_equal(back.samples[0].annotations[0].shape.to_array(), m)
+    assert report.count("size_unknown") == 1
+    assert report.examples["size_unknown"] == ["image 'unlabelled.png': no width/height and no labels, not written"]
+    # labels that no mask can size: refused with the reason, nothing written
+    dst = tmp_path / "vector.json"
+    with pytest.raises(ConversionError) as e:
+        annoconv.convert(ROOT / "fixtures" / "segments" / "release_vector.json", dst, to="hasty")
+    assert str(e.value) == (
+        "image 'street_002.jpg' has no width/height, which Hasty requires, and no mask to take "
+        "them from (read the source with its image sizes, e.g. Segments' images= option)")
+    assert not dst.exists()
+    # a mask whose size is not the image's would give a box outside the image
+    bad = Dataset(categories=(Category(id=1, name="car"),), samples=(
+        Sample(id=1, file_name="a.png", width=4, height=4, annotations=(
+            Annotation(id=9, category_id=1, shape=Mask.from_array(m)),)),))
+    with pytest.raises(ConversionError) as e:
+        hasty.emit(bad)
+    assert str(e.value) == "image 'a.png': the mask of label 9 is 7x5 (width x height) but the image is 4x4"
+
+
+def test_duplicate_class_names_are_made_unique(tmp_path):
+    ds = Dataset(
+        categories=(Category(id=3, name="car", supercategory="vehicle"),
+                    Category(id=5, name="car", supercategory="toy"),
+                    Category(id=6, name="car_2"),
+                    Category(id=7, name="car")),
+        samples=(Sample(id=1, file_name="a.png", width=8, height=8, annotations=tuple(
+            Annotation(id=k, category_id=cid, shape=Box(x0=k, y0=0, x1=k + 1, y1=1))
+            for k, cid in enumerate((3, 5, 6, 7)))),))
+    report = annoconv.save(ds, tmp_path / "out.json", "hasty")
+    doc = load(tmp_path / "out.json")
+    names = [c["class_name"] for c in doc["label_classes"]]
+    assert names == ["car", "car_3", "car_2", "car_4"]
+    assert len({c["class_id"] for c in doc["label_classes"]}) == 4
+    assert report.count("renamed") == 2
+    assert report.examples["renamed"] == [
+        "class 'car' (category id 5) -> 'car_3': the name is used by an earlier class",
+        "class 'car' (category id 7) -> 'car_4': the name is used by an earlier class"]
+    back = annoconv.load(tmp_path / "out.json")  # no "class name 'car' appears more than once"
+    by_id = {c.id: c.name for c in back.categories}
+    assert [by_id[a.category_id] for a in back.samples[0].annotations] == names
+
+
+def test_foreign_coordinates_are_rounded_to_integer_pixels():
+    ds = Dataset(
+        categories=(Category(id=1, name="car", keypoint_names=("a", "b")),),
+        samples=(Sample(id=1, file_name="a.png", width=10, height=10, annotations=(
+            Annotation(id=1, category_id=1, shape=Box.from_xywh(0.5, 0.5, 2.25, 2)),
+            Annotation(id=2, category_id=1, shape=Polygon.from_rings([[0.5, 1.2], [4.49, 1.0], [4.0, 3.5]]),
+                       keypoints=Keypoints(points=[[1.5, 2.25], [3, 4]], visibility=[2, 2])),
+            Annotation(id=3, category_id=1, shape=Box(x0=1.0, y0=2.0, x1=3.0, y1=4.0)),  # integral
+            Annotation(id=4, category_id=1, shape=None, stored_bbox=Box(x0=0.2, y0=0, x1=1, y1=1)),
+        )),))
+    report = ConversionReport()
+    doc = hasty.emit(ds, report)
+    box, poly, integral, box_only = doc["images"][0]["labels"]
+    assert box["bbox"] == [0, 0, 3, 3]  # outward: holds the source box
+    assert poly["polygon"] == [[1, 1], [4, 1], [4, 4], [1, 1]] and poly["bbox"] == [1, 1, 4, 4]
+    assert [(k["x"], k["y"]) for k in poly["keypoints"]] == [(2, 2), (3, 4)]
+    assert integral["bbox"] == [1, 2, 3, 4] and box_only["bbox"] == [0, 0, 1, 1]
+    assert all(type(v) is int for lab in (box, poly, integral, box_only) for v in lab["bbox"])
+    assert report.count("coordinates_rounded") == 3
+    assert report.examples["coordinates_rounded"] == [
+        "image 'a.png' label 1", "image 'a.png' label 2", "image 'a.png' label 4"]
+    assert not list(SCHEMA.iter_errors(doc))
+    # data read from Hasty keeps its numbers as they are
+    src = load(EXAMPLE)
+    src["images"][1]["labels"][0]["polygon"] = [[0.5, 5], [10, 5], [10, 10.25], [0.5, 5]]
+    src["images"][1]["labels"][0]["bbox"] = [0.5, 5, 10, 10.25]
+    report = ConversionReport()
+    assert hasty.emit(hasty.parse(src), report) == src
+    assert report.count("coordinates_rounded") == 0
+
+
+def test_attribute_definitions_sharing_a_name_are_merged_or_renamed(tmp_path):
+    car_road = ROOT / "fixtures" / "segments" / "release_vector.json"
+    ds = annoconv.load(car_road)
+    # Segments defines attributes per category: give road an "occluded" select and a "colour"
+    # select with other values
+    specs = (*ds.attribute_specs,
+             AttributeSpec(name="occluded", type="select", values=("no", "partly"), category_ids=(2,)),
+             AttributeSpec(name="colour", type="select", values=("blue", "grey"), category_ids=(2,)))
+    sample = ds.samples[0]
+    anns = list(sample.annotations)
+    anns[1] = Annotation(id=anns[1].id, category_id=2, shape=anns[1].shape,
+                         attributes={"occluded": "partly", "colour": "grey"})
+    ds = Dataset(categories=ds.categories, attribute_specs=specs, info={"name": "streets"},
+                 samples=(Sample(id=sample.id, file_name=sample.file_name, width=100, height=100,
+                                 annotations=tuple(anns)),))
+    report = annoconv.save(ds, tmp_path / "out.json", "hasty")
+    doc = load(tmp_path / "out.json")
+    assert doc["attributes"] == [
+        {"name": "occluded", "type": "BOOL", "values": []},
+        {"name": "colour", "type": "SELECTION", "values": ["red", "blue", "other", "grey"]},
+        {"name": "occluded_2", "type": "SELECTION", "values": ["no", "partly"]},
+    ]
+    car, road = doc["label_classes"]
+    assert car["attributes"] == ["occluded", "colour"] and road["attributes"] == ["colour", "occluded_2"]
+    labels = doc["images"][0]["labels"]
+    assert labels[0]["attributes"] == {"occluded": True, "colour": "blue"}
+    assert labels[1]["attributes"] == {"occluded_2": "partly", "colour": "grey"}
+    assert report.examples["renamed"] == [
+        "attribute 'occluded' (SELECTION of class 'road') -> 'occluded_2': 'occluded' is BOOL for another class"]
+    assert "attribute 'colour': per-class value lists united" in report.examples["field_dropped"]
+    back = annoconv.load(tmp_path / "out.json")
+    assert [s.name for s in back.attribute_specs] == ["occluded", "colour", "occluded_2"]

@@ -367,6 +367,9 @@ INVALID = [
     (V, _set([*_A, 2, "points"], [[0, 0], ["1", 2]]), f"{VA}[2].points[1]: expected [x, y] with two finite numbers, got [\"1\", 2]"),
     (V, _set([*_A, 2, "points"], [[0, 0], [1e400, 2]]), f"{VA}[2].points[1]: expected [x, y] with two finite numbers, got [Infinity, 2]"),
     (V, _set([*_A, 2, "points"], "0,0 1,1"), f"{VA}[2].points: expected a list of [x, y] points, got '0,0 1,1'"),
+    (V, _set([*_A, 3, "points"], [[2**63, 4]]), f"{VA}[3].points[0]: coordinate 9223372036854775808 is beyond the 64-bit integer range"),
+    (V, _set([*_A, 2, "points"], [[0, 0], [1, -(2**64)]]),
+     f"{VA}[2].points[1]: coordinate -18446744073709551616 is beyond the 64-bit integer range"),
     (B, _set([*_A, 0, "id"], 0), f"{VA}[0].id: expected an instance id in 1..16777215, got 0"),
     (B, _set([*_A, 0, "id"], 2**24), f"{VA}[0].id: expected an instance id in 1..16777215, got 16777216"),
     (B, _set([*_L0, "attributes", "segmentation_bitmap"], _DELETE),
@@ -515,8 +518,14 @@ def test_bitmap_warnings(ids, anns, kind, message):
         assert list(masks_of(s)) == [1]
     if kind == "empty_mask":
         assert s.annotations[1].shape.area == 0 and s.annotations[1].shape.rle.size == (2, 2)
-    if kind == "reference_missing":
-        assert [a.id for a in s.annotations] == [1]
+    if kind == "reference_missing":  # kept, as COCO's reader keeps it (other writers skip it)
+        assert [(a.id, a.category_id) for a in s.annotations] == [(1, 1), (2, 9)]
+    # a same-format round trip keeps the document and every pixel (unlisted ids included)
+    report = ConversionReport()
+    images: dict[str, np.ndarray] = {}
+    assert_ordered_equal(S.emit(ds, report, bitmaps=images), doc)
+    assert list(images) == ["bitmaps/0.png"] and report.lossless
+    np.testing.assert_array_equal(images["bitmaps/0.png"], ids)
 
 
 def test_empty_release_and_statuses():
@@ -1359,3 +1368,143 @@ def test_read_with_workers_gives_the_same_dataset(tmp_path):
     one, two = ConversionReport(), ConversionReport()
     assert annoconv.load(release, workers=2, report=two) == annoconv.load(release, report=one)
     assert one.counts == two.counts
+
+
+# --------------------------------------------------------------------------------------
+# review findings
+# --------------------------------------------------------------------------------------
+
+
+def _with_model_labelset(tmp: Path, model_ids: np.ndarray) -> Path:
+    """The bitmap fixture with a second labelset "model" whose bitmap is model.png."""
+    doc = fixture("release_bitmap.json")
+    doc["dataset"]["labelsets"].append({"name": "model", "description": "predictions"})
+    for s in doc["dataset"]["samples"]:
+        s["labels"]["model"] = None
+    doc["dataset"]["samples"][0]["labels"]["model"] = {
+        "label_status": "PRELABELED", "score": 0.9, "attributes": {
+            "format_version": "0.1", "annotations": [{"id": 7, "category_id": 1}],
+            "segmentation_bitmap": {"url": "model.png"}}}
+    return write_release(tmp, doc, {"street_001_ground-truth.png": (FIX / "street_001_ground-truth.png").read_bytes(),
+                                    "model.png": S.encode_bitmap(model_ids)})
+
+
+def test_other_labelsets_bitmaps_are_copied(tmp_path):
+    model_ids = np.array([[7, 7, 0, 0], [0, 7, 0, 0], [0, 0, 0, 7]], np.uint32)
+    src = _with_model_labelset(tmp_path / "src", model_ids)
+    ds = annoconv.load(src)
+    report = annoconv.save(ds, tmp_path / "out" / "r.json", "segments")
+    assert report.lossless
+    assert report.files == ["r.json", "model.png", "r_bitmaps/street_001_ground-truth.png"]
+    assert_ordered_equal(json.loads((tmp_path / "out" / "r.json").read_text()), json.loads(src.read_text()))
+    model = annoconv.load(tmp_path / "out" / "r.json", labelset="model")  # finds model.png
+    np.testing.assert_array_equal(model.samples[0].annotations[0].shape.to_array(), model_ids == 7)
+    # in a new bitmap folder the copy gets a new name, and its URL follows
+    annoconv.save(ds, tmp_path / "f" / "r.json", "segments", bitmap_folder="png")
+    out = json.loads((tmp_path / "f" / "r.json").read_text())
+    assert out["dataset"]["samples"][0]["labels"]["model"]["attributes"]["segmentation_bitmap"] == {
+        "url": "png/street_001_model.png"}
+    np.testing.assert_array_equal(ids_of((tmp_path / "f" / "png" / "street_001_model.png").read_bytes()), model_ids)
+    # a bitmap the reader did not find stays a reference, counted
+    (tmp_path / "src" / "model.png").unlink()
+    report = annoconv.save(annoconv.load(src), tmp_path / "gone" / "r.json", "segments")
+    assert dict(report.counts) == {"mask_not_written": 1}
+    assert report.examples["mask_not_written"] == ["sample 'street_001.jpg' labelset 'model': bitmap 'model.png' not copied"]
+
+
+def test_zero_size_image_in_a_bitmap_release(tmp_path):
+    doc = fixture("release_bitmap.json")
+    ds = S.parse(doc, "r.json", bitmaps=lambda url, ptr: FIX_IDS)
+    s = ds.samples[0]
+    empty = Sample(id=s.id, file_name=s.file_name, width=0, height=0, status=s.status, extra=s.extra,
+                   annotations=tuple(Annotation(id=a.id, category_id=a.category_id, extra=a.extra,
+                                                shape=Mask(rle=rle.empty(0, 0))) for a in s.annotations))
+    zero = Dataset(categories=ds.categories, info=ds.info, samples=(empty,))
+    report = ConversionReport()
+    out = S.emit(zero, report)
+    label = out["dataset"]["samples"][0]["labels"]["ground-truth"]["attributes"]
+    assert [a["id"] for a in label["annotations"]] == [1, 2] and label["segmentation_bitmap"] == {"url": None}
+    assert report.examples["empty_image"] == ["sample 'street_001.jpg': 0x0 (width x height), no bitmap PNG"]
+    # written to disk: no PNG (encode_bitmap cannot make a 0x0 one), and it reads back
+    report = annoconv.save(zero, tmp_path / "r.json", "segments")
+    assert report.files == ["r.json"] and report.count("empty_image") == 1
+    back = annoconv.load(tmp_path / "r.json")
+    assert [(a.id, a.shape) for a in back.samples[0].annotations] == [(1, None), (2, None)]
+
+
+def test_keypoints_of_an_annotation_are_written_as_points():
+    kp = Keypoints(points=[[1, 2], [3, 4], [5, 6]], visibility=[2, 0, 1])
+    person = Annotation(id=42, category_id=1, shape=Box(x0=0, y0=0, x1=8, y1=9), keypoints=kp)
+    ds = simple_dataset(Sample(id="s", file_name="a.png", width=10, height=10, annotations=(person,)))
+    report = ConversionReport()
+    doc = S.emit(ds, report, task_type="vector")
+    anns = doc["dataset"]["samples"][0]["labels"]["ground-truth"]["attributes"]["annotations"]
+    assert [(a["id"], a["type"], a["points"]) for a in anns] == [
+        (1, "bbox", [[0, 0], [8, 9]]), (2, "point", [[1, 2]]), (3, "point", [[5, 6]])]
+    assert dict(report.counts) == {"keypoints_dropped": 1, "shape_converted": 1, "id_assigned": 3}
+    assert report.examples["shape_converted"] == ["sample 'a.png' annotation 42: 2 keypoints -> point annotations"]
+    report = ConversionReport()  # a keypoints release keeps the points, not the box
+    doc = S.emit(ds, report, task_type="keypoints")
+    anns = doc["dataset"]["samples"][0]["labels"]["ground-truth"]["attributes"]["annotations"]
+    assert [a["type"] for a in anns] == ["point", "point"] and report.count("shape_dropped") == 1
+    for task in ("bboxes", "segmentation-bitmap"):  # no place for points: counted
+        report = ConversionReport()
+        S.emit(ds, report, task_type=task)
+        assert report.count("keypoints_dropped") == 3, task
+        assert report.examples["keypoints_dropped"] == [f"sample 'a.png' annotation 42: keypoints in a {task} release"]
+
+
+def test_coco_keypoints_reach_a_vector_release(tmp_path):
+    src = Path(__file__).resolve().parents[2] / "fixtures" / "coco" / "instances_sample.json"
+    ds = annoconv.load(src)
+    report = annoconv.save(ds, tmp_path / "v.json", "segments", task_type="vector")
+    with_kp = [a for s in ds.samples for a in s.annotations if a.keypoints is not None]
+    person = next(a for a in with_kp if a.id == 42)
+    assert report.count("keypoints_dropped") == sum(len(a.keypoints.visibility) - a.keypoints.num_labeled
+                                                    for a in with_kp)  # only the unlabelled ones
+    name = next(s.file_name for s in ds.samples if any(a.id == 42 for a in s.annotations))
+    (s,) = [s for s in annoconv.load(tmp_path / "v.json").samples if s.file_name == name]
+    got = [a.shape.points[0].tolist() for a in s.annotations if isinstance(a.shape, Keypoints)]
+    want = [p for p, v in zip(person.keypoints.points.tolist(), person.keypoints.visibility.tolist()) if v]
+    assert len(want) == person.keypoints.num_labeled == 15 and all(p in got for p in want)
+
+
+def test_temporary_folder_is_inside_the_destination(tmp_path, monkeypatch):
+    import tempfile
+
+    made: list[Path] = []
+    real = tempfile.mkdtemp
+
+    def spy(*args: Any, **kwargs: Any) -> str:
+        made.append(Path(kwargs.get("dir") or args[2]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", spy)
+    ds = annoconv.load(fixture_copy(tmp_path / "src"))
+    out = tmp_path / "ro" / "out"
+    out.mkdir(parents=True)
+    annoconv.save(ds, out / "r.json", "segments")
+    assert made == [out]  # not tmp_path / "ro", which may be read-only
+    assert sorted(p.name for p in out.iterdir()) == ["r.json", "r_bitmaps"]
+    # a failed write into a folder it had to create leaves no folder behind
+    monkeypatch.setattr(S, "encode_bitmap", lambda ids, **kw: (_ for _ in ()).throw(OSError(28, "No space")))
+    with pytest.raises(WriteError):
+        annoconv.save(ds, tmp_path / "new" / "deep" / "r.json", "segments")
+    assert not (tmp_path / "new").exists()
+
+
+def test_vector_ids_outside_the_usual_range_are_kept():
+    doc = fixture("release_vector.json")
+    anns = doc["dataset"]["samples"][0]["labels"]["ground-truth"]["attributes"]["annotations"]
+    for a, new in zip(anns, (0, -3, 2**31, 2**70)):
+        a["id"] = a["track_id"] = new
+    report = ConversionReport()
+    assert_ordered_equal(S.emit(S.parse(doc, "r.json"), report), doc)
+    assert report.lossless
+    # other formats' ids outside 1..2^31 - 1 are still numbered 1..N
+    ds = simple_dataset(Sample(id="s", file_name="a.png", annotations=(
+        Annotation(id=0, category_id=1, shape=Box(x0=0, y0=0, x1=1, y1=1)),)))
+    report = ConversionReport()
+    out = S.emit(ds, report)
+    assert out["dataset"]["samples"][0]["labels"]["ground-truth"]["attributes"]["annotations"][0]["id"] == 1
+    assert report.count("id_assigned") == 1

@@ -15,7 +15,7 @@ from PIL import Image
 
 import annoconv
 from annoconv._io import read_png
-from annoconv.errors import ConversionError, ParseError
+from annoconv.errors import ConversionError, ParseError, WriteError
 from annoconv.formats import semantic_png
 from annoconv.model import Annotation, Box, Category, Dataset, Keypoints, Mask, Polygon, Sample
 
@@ -339,9 +339,19 @@ def test_index_png_options(tmp_path):
     arr, mode, _ = read_png(tmp_path / "wide" / "m.png")
     assert mode.startswith("I;16") and arr.tolist() == [[300, 300, 0]]
     assert annoconv.load(tmp_path / "wide").samples[0].annotations[0].category_id == 300
+    # semantic-png too: a 16-bit PNG when an index exceeds 255 (its reader reads them)
+    report = annoconv.save(many, tmp_path / "sem", "semantic-png", semantic_format="class_color")
+    assert report.lossless
+    back = annoconv.load(tmp_path / "sem")
+    assert back.samples[0].annotations[0].category_id == 300
+    assert len({c.color for c in back.categories}) == 300  # all distinct: class_color can tell them apart
+    annoconv.save(many, tmp_path / "sem16", "semantic-png")
+    arr, mode, _ = read_png(tmp_path / "sem16" / "m.png")
+    assert mode == "I;16" and arr.tolist() == [[300, 300, 0]]
+    too_many = Dataset(categories=tuple(Category(id=i, name=f"c{i}") for i in range(1, 65537)))
     with pytest.raises(ConversionError) as e:
-        annoconv.save(many, tmp_path / "sem", "semantic-png")
-    assert str(e.value) == "300 classes; a semantic PNG holds at most 255"
+        annoconv.save(too_many, tmp_path / "big", "semantic-png")
+    assert str(e.value) == "65536 classes; a semantic PNG holds at most 65535"
 
 
 def test_write_errors(tmp_path):
@@ -508,3 +518,115 @@ def test_samples_without_size_or_labels_are_skipped(tmp_path, fmt):
     report = annoconv.save(ds, tmp_path / "out", fmt)
     assert report.count("size_unknown") == 1
     assert not any(p.name.startswith("b") for p in (tmp_path / "out").rglob("*.png"))
+
+
+# --------------------------------------------------------------------------------------
+# review findings: empty images, replacing an export, exact indices and modes, colours
+# --------------------------------------------------------------------------------------
+
+
+def test_zero_size_image_gets_no_png_and_is_counted(tmp_path):
+    doc = json.loads((ROOT / "fixtures" / "hasty" / "example_v1.1.json").read_text())
+    doc["images"].append({"image_name": "empty.jpg", "dataset_name": "train", "width": 0,
+                          "height": 0, "labels": []})
+    (tmp_path / "hasty.json").write_text(json.dumps(doc))
+    report = annoconv.convert(tmp_path / "hasty.json", tmp_path / "out", to="semantic-png")
+    assert report.count("empty_image") == 1 and report.samples == len(doc["images"]) - 1
+    assert report.examples["empty_image"] == [
+        "image 'empty.jpg': 0x0 (width x height), no PNG can hold it"]
+    assert "train/empty.png" not in png_arrays(tmp_path / "out") and len(png_arrays(tmp_path / "out")) == report.samples
+    # a 0-sized mask (no size on the sample) too, and index-png the same
+    ds = Dataset(categories=(Category(id=1, name="a"),), samples=(Sample(id=1, file_name="z.png", annotations=(
+        Annotation(id=1, category_id=1, shape=Mask(rle=__import__("annoconv").rle.empty(0, 3))),)),))
+    report = annoconv.save(ds, tmp_path / "idx", "index-png")
+    assert report.examples["empty_image"] == ["image 'z.png': 3x0 (width x height), no PNG can hold it"]
+
+
+def _one_box(name: str, subset: str | None = None) -> Sample:
+    return Sample(id=name, file_name=f"{name}.jpg", subset=subset, width=3, height=2, annotations=(
+        Annotation(id=1, category_id=1, shape=Box(x0=0, y0=0, x1=2, y1=1)),))
+
+
+@pytest.mark.parametrize(("fmt", "table"), [("semantic-png", "label_classes.json"),
+                                            ("index-png", "class_map.json")])
+def test_writing_into_an_export_replaces_it(tmp_path, fmt, table):
+    cats = (Category(id=1, name="car"),)
+    out = tmp_path / "out"
+    annoconv.save(Dataset(categories=cats, samples=(_one_box("a"), _one_box("b", "old"))), out, fmt)
+    (out / "notes.txt").write_text("mine")
+    annoconv.save(Dataset(categories=cats, samples=(_one_box("c"),)), out, fmt)
+    assert sorted(s.id for s in annoconv.load(out).samples) == ["c"]  # not a, b and c
+    assert sorted(p.name for p in out.iterdir()) == sorted(["c.png", "notes.txt", table])  # old/ removed
+    # a non-empty folder that is not such an export is not replaced
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "photo.png").write_bytes(b"not ours")
+    with pytest.raises(WriteError) as e:
+        annoconv.save(Dataset(categories=cats, samples=(_one_box("c"),)), other, fmt)
+    assert str(e.value) == (f"{other}: cannot write: the folder is not empty and has no {table} "
+                            "(it is not an export to replace); choose an empty or new folder")
+    assert [p.name for p in other.iterdir()] == ["photo.png"]
+
+
+def _table(indices: list[int]) -> list[dict]:
+    return [{"id": f"u{i}", "color": f"#{i % 256:02x}4080ff", "png_index": i, "name": f"c{i}",
+             "type": "object"} for i in indices]
+
+
+def test_png_index_and_png_mode_survive_a_same_format_round_trip(tmp_path):
+    src = tmp_path / "src"
+    (src / "ds").mkdir(parents=True)
+    (src / "label_classes.json").write_text(json.dumps(_table([300, 2, 7])))
+    Image.fromarray(np.array([[0, 300, 2], [7, 7, 0]], np.uint16)).save(src / "ds" / "wide.png")
+    pal = Image.fromarray(np.array([[0, 2, 2], [7, 0, 0]], np.uint8))
+    pal.putpalette([0, 0, 0, 9, 9, 9, 200, 10, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
+    pal.save(src / "ds" / "pal.png")
+    Image.fromarray(np.array([[0, 0, 0], [0, 0, 0]], bool)).save(src / "ds" / "bilevel.png")
+    report = annoconv.convert(src, tmp_path / "out", to="semantic-png")
+    assert report.lossless
+    assert json.loads((tmp_path / "out" / "label_classes.json").read_text()) == _table([300, 2, 7])
+    for name in ("wide.png", "pal.png", "bilevel.png"):
+        a, b = read_png(src / "ds" / name), read_png(tmp_path / "out" / "ds" / name)
+        assert a[1:] == b[1:] and a[0].dtype == b[0].dtype and np.array_equal(a[0], b[0]), name
+    # what no longer fits the mode read is written in the default mode, counted
+    ds = annoconv.load(src)
+    c300 = ds.categories[0]
+    moved = Dataset(categories=(c300, *ds.categories[1:]), samples=tuple(
+        s if s.id != "ds/pal" else Sample(id=s.id, file_name=s.file_name, subset=s.subset,
+                                          width=3, height=2, extra=s.extra, annotations=(
+                                              Annotation(id=1, category_id=c300.id, shape=Box(x0=0, y0=0, x1=1, y1=1)),))
+        for s in ds.samples), info=ds.info)
+    report = annoconv.save(moved, tmp_path / "moved", "semantic-png")
+    assert dict(report.counts) == {"png_mode_changed": 1}
+    assert report.examples["png_mode_changed"] == ["image 'pal.png': PNG mode P cannot hold the pixels written"]
+    assert read_png(tmp_path / "moved" / "ds" / "pal.png")[0].tolist() == [[300, 0, 0], [0, 0, 0]]
+    # a class added to data read keeps the others' indices and gets the smallest free one
+    new = Dataset(categories=(*ds.categories, Category(id=9, name="new")), samples=ds.samples, info=ds.info)
+    report = annoconv.save(new, tmp_path / "added", "semantic-png")
+    table = json.loads((tmp_path / "added" / "label_classes.json").read_text())
+    assert [c["png_index"] for c in table] == [300, 2, 7, 1]
+    assert report.examples["id_assigned"] == ["label_classes.json: png_index of class 'new'"]
+
+
+def test_class_color_holds_more_classes_than_the_palette(tmp_path):
+    n = 40
+    cats = tuple(Category(id=i, name=f"c{i}") for i in range(1, n + 1))
+    cats = (*cats[:5], Category(id=99, name="red", color=(31, 120, 180)), *cats[5:])  # = PALETTE[1]
+    anns = tuple(Annotation(id=c.id, category_id=c.id, shape=Box(x0=k, y0=0, x1=k + 1, y1=1))
+                 for k, c in enumerate(cats))
+    ds = Dataset(categories=cats, samples=(Sample(id=1, file_name="a.png", width=len(cats), height=1,
+                                                  annotations=anns),))
+    report = annoconv.save(ds, tmp_path / "out", "semantic-png", semantic_format="class_color")
+    assert report.lossless
+    table = json.loads((tmp_path / "out" / "label_classes.json").read_text())
+    colors = [c["color"] for c in table]
+    assert len(set(c[:7] for c in colors)) == len(cats) and "#000000ff" not in colors
+    # the palette by position, skipping the colour class 'red' has: the first generated one
+    assert colors[:3] == ["#a6cee3ff", "#9e3779ff", "#b2df8aff"] and colors[5] == "#1f78b4ff"
+    back = annoconv.load(tmp_path / "out")
+    got = {back.category_by_id(a.category_id).name: a.shape.to_array().nonzero()[1].tolist()
+           for a in back.samples[0].annotations}
+    assert got == {c.name: [k] for k, c in enumerate(cats)}
+    # the same colours every time
+    annoconv.save(ds, tmp_path / "again", "semantic-png", semantic_format="class_color")
+    assert (tmp_path / "again" / "label_classes.json").read_text() == (tmp_path / "out" / "label_classes.json").read_text()
