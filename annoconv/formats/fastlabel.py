@@ -37,11 +37,16 @@ Model mapping and the choices made where the spec (specs/fastlabel.md) is unsure
   ring whatever its orientation, the others holes; the writer emits outer clockwise, holes
   counter-clockwise, rings closed); keypoint -> ``Keypoints`` (1 point, visible); line ->
   ``Polyline``; circle -> ``Ellipse``; pose_estimation -> ``Keypoints`` named by keypoint
-  ``key`` (v 1 -> COCO 2, 0 -> 1, ``[]`` -> 0, as the SDK), skeleton from ``edges``; a
+  ``key`` (v 1 -> COCO 2, 0 -> 1, ``[]`` -> 0, as the SDK) in the **class's** key order:
+  the keys of all the class's pose annotations, first-seen order (a first pass over the
+  file), a key an annotation lacks being not placed (v 0), so that every annotation of a
+  class lines up (COCO needs one list per category); the skeleton joins every ``edges``
+  pair (edges are lists of keys; a key twice in one annotation is an error); a
   ``classification`` annotation -> ``shape=None``. Classification answers -> sample
   ``attributes`` (every content sample of a multi-image task gets the task's answers).
 * Categories: one per ``value`` in file order (ids 1..N); the first ``title``, ``color``,
-  ``type`` and pose keypoints ``[{key, name, edges}]`` in ``Category.extra["fastlabel"]``.
+  ``type`` and pose keypoints ``[{key, name, edges}]`` (each key as first seen) in
+  ``Category.extra["fastlabel"]``.
   Attribute specs per key: text -> text, select/radio -> select, checkbox -> multiselect,
   switch -> bool, other types (counted ``attribute_type_unknown``) by their values' JSON type.
 * ``status`` -> canonical (``registered``/``pending`` new, ``completed`` done,
@@ -54,18 +59,30 @@ Model mapping and the choices made where the spec (specs/fastlabel.md) is unsure
   modelled field only where writing the model would differ (a max-first box, an unclosed or
   counter-clockwise ring, an int/float mix, a title differing from its class's); the writer
   uses a kept raw value only while it still means the model's value, so edits to the model
-  win. ``"@index"``, ``"@frame"``, ``"@content"``, ``"@task"`` regroup contents and frames.
-* Errors: wrong point counts, a points layout that does not match ``type``, duplicate task
-  ids, missing ``width``/``height`` are located ``ParseError`` s; duplicate task names are
-  counted (``name_duplicate``).
+  win. ``"@index"``, ``"@frame"``, ``"@content"``, ``"@task"`` regroup contents and frames;
+  ``"@frameless"`` keeps a video annotation with ``"points": {}`` (no frame, so no model
+  annotation) as read. Attribute ``name``/``type`` and pose class keys are collected over
+  the whole file first, so an occurrence is compared with the same class-wide view the
+  writer has.
+* Errors: wrong point counts, a points layout that does not match ``type`` (the legacy
+  prototype ``{x, y}`` points of SDK <= 0.2 are named as such), duplicate task ids, missing
+  ``width``/``height``, values of the wrong JSON type are located ``ParseError`` s;
+  duplicate task names are counted (``name_duplicate``).
 * Writing other formats' models: statuses map through the canonical value (``in_progress``
   and ``prelabeled`` -> registered, ``to_review`` -> completed: ``status_merged``); masks are
   traced to pixel-edge segmentations (``mask_to_polygon``, exact pixels); multi-part polygons
   and polygons with holes become segmentations (every part kept); ellipses that are not
   circles become 64-gons (``shape_converted``); attribute specs map back (int/float values
   become text, ``attribute_converted``); subsets, z_index, track ids, crowd flags, other
-  formats' extra data and "stuff" kinds are counted as dropped. The SDK's lean create form
-  (no ids, titles, colours) is not written.
+  formats' extra data and "stuff" kinds are counted as dropped. A box-only record (COCO
+  ``segmentation: []``) is its stored box. Attached keypoints (a COCO person) become a
+  ``pose_estimation`` annotation keyed by the category's keypoint names next to the shape
+  (id ``"<id>/keypoints"``, counted ``shape_converted``); unnamed keypoints take the
+  category's names. Class values must be FastLabel keys: another format's name becomes
+  ``[A-Za-z0-9_]`` (other characters ``_``, as FastLabel's class import does) and stays the
+  ``title``; a value an earlier category took gets ``_<category id>`` (two COCO "car"
+  under different supercategories stay two classes); both counted ``renamed``.
+  The SDK's lean create form (no ids, titles, colours) is not written.
 
 Differences from the SDK's converters (fastlabel 0.26.0): ``to_coco`` drops holes and
 rotation, writes areas without holes and negative box areas, gives every class one colour,
@@ -267,19 +284,38 @@ def _frame_file_name(name: str, frame: int, digits: int) -> str:
 # --------------------------------------------------------------------------------------
 
 
+_LEGACY = ("{x, y} objects: the legacy prototype format (FastLabel SDK <= 0.2), which annoconv "
+           "does not read")
+
+
+def _is_xy(v: Any) -> bool:
+    """A legacy prototype point ``{"x": .., "y": ..}`` (spec §4.6)."""
+    return isinstance(v, dict) and "x" in v and "y" in v
+
+
+def _object_layout(raw: dict[str, Any]) -> str:
+    """What an object found where points belong is: a legacy point or per-frame points."""
+    if _is_xy(raw):
+        return _LEGACY
+    return "an object (the video layout {frame: {value, autogenerated}})"
+
+
 def _flat_numbers(raw: Any, path: tuple[Any, ...], what: str, layout: str) -> str:
     """Check a flat list of numbers; returns its kind. Located errors name the layout."""
     if isinstance(raw, dict):
-        raise _err(path, f"{what}: expected {layout}, got an object (the video layout "
-                         "{frame: {value, autogenerated}})")
+        raise _err(path, f"{what}: expected {layout}, got {_object_layout(raw)}")
     if not isinstance(raw, list):
         raise _err(path, f"{what}: expected {layout}, got {_show(raw)}")
     kind = _num_kind(raw)
     if kind == "bad":
         i, v = next((i, v) for i, v in enumerate(raw) if not _is_number(v))
         if isinstance(v, list):
+            if v and _is_xy(v[0]):
+                raise _err(path, f"{what}: expected {layout}, got {_LEGACY}")
             raise _err(path, f"{what}: expected {layout}, got a nested list (the "
                              "segmentation layout)")
+        if _is_xy(v):
+            raise _err(path, f"{what}: expected {layout}, got {_LEGACY}")
         raise _err((*path, i), f"{what}: expected a number, got {_show(v)}")
     return kind
 
@@ -306,11 +342,13 @@ def _signed_area(xy: np.ndarray) -> float:
     return float(np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1]) + x[-1] * y[0] - x[0] * y[-1]) / 2
 
 
-def parse_points(ftype: str, raw: Any, path: tuple[Any, ...] = (), rotation: Any = 0) -> Shape:
+def parse_points(ftype: str, raw: Any, path: tuple[Any, ...] = (), rotation: Any = 0,
+                 rotation_path: tuple[Any, ...] | None = None) -> Shape:
     """The model shape of one annotation's ``points`` (or a video frame's ``value``).
 
     Raises a ParseError located at ``path`` when the count or the layout does not match
-    ``ftype``.
+    ``ftype`` (at ``rotation_path`` for a bad bbox ``rotation``; default: ``points``'
+    sibling ``rotation``).
 
     >>> parse_points("bbox", [50, 10, 10, 50], rotation=30)
     Box(x0=10, y0=10, x1=50, y1=50, rotation=30)
@@ -320,11 +358,11 @@ def parse_points(ftype: str, raw: Any, path: tuple[Any, ...] = (), rotation: Any
     >>> parse_points("circle", [5, 5, 2])
     Ellipse(cx=5, cy=5, rx=2, ry=2, rotation=0)
     """
-    return _parse_points(ftype, raw, path, rotation)[0]
+    return _parse_points(ftype, raw, path, rotation, rotation_path)[0]
 
 
-def _parse_points(ftype: str, raw: Any, path: tuple[Any, ...],
-                  rotation: Any) -> tuple[Shape, bool]:
+def _parse_points(ftype: str, raw: Any, path: tuple[Any, ...], rotation: Any,
+                  rotation_path: tuple[Any, ...] | None = None) -> tuple[Shape, bool]:
     """The shape, and whether :func:`emit_points` gives ``raw`` back exactly (canonical)."""
     try:
         if ftype == "bbox":
@@ -333,7 +371,9 @@ def _parse_points(ftype: str, raw: Any, path: tuple[Any, ...],
             if len(raw) != 4:
                 raise _err(path, f"bbox points: expected 4 numbers [x1, y1, x2, y2], got {len(raw)}")
             if not _is_number(rotation):
-                raise _err((*path[:-1], "rotation") if path else (),
+                if rotation_path is None:
+                    rotation_path = (*path[:-1], "rotation") if path else ()
+                raise _err(rotation_path,
                            f"bbox rotation: expected a number of degrees, got {_show(rotation)}")
             x1, y1, x2, y2 = raw
             xs = (x1, x2) if x1 <= x2 else (x2, x1)  # ties keep the raw objects (0 vs 0.0)
@@ -376,8 +416,7 @@ def _parse_points(ftype: str, raw: Any, path: tuple[Any, ...],
 def _parse_segmentation(raw: Any, path: tuple[Any, ...]) -> tuple[Polygon, bool]:
     layout = "a list of regions [[outer ring, hole, ...], ...] of flat closed rings"
     if isinstance(raw, dict):
-        raise _err(path, f"segmentation points: expected {layout}, got an object (the video "
-                         "layout {frame: {value, autogenerated}})")
+        raise _err(path, f"segmentation points: expected {layout}, got {_object_layout(raw)}")
     if not isinstance(raw, list):
         raise _err(path, f"segmentation points: expected {layout}, got {_show(raw)}")
     parts = []
@@ -386,6 +425,10 @@ def _parse_segmentation(raw: Any, path: tuple[Any, ...]) -> tuple[Polygon, bool]
         if _is_number(region):
             raise _err(path, f"segmentation points: expected {layout}, got a flat list of "
                              "numbers (the polygon layout)")
+        if _is_xy(region) or (isinstance(region, list) and region and (
+                _is_xy(region[0]) or (isinstance(region[0], list) and region[0]
+                                      and _is_xy(region[0][0])))):
+            raise _err(path, f"segmentation points: expected {layout}, got {_LEGACY}")
         if not isinstance(region, list) or not region:
             raise _err((*path, r), "segmentation region: expected [outer ring, hole, ...], "
                                    f"got {_show(region)}")
@@ -489,19 +532,24 @@ def _fits(ftype: str, shape: Shape | None) -> bool:
 # --------------------------------------------------------------------------------------
 
 
-def parse_pose(raw: Any, path: tuple[Any, ...] = ()) -> Keypoints:
-    """Pose keypoints ``[{key, value: [x, y, v] | []}]`` as model Keypoints named by key
-    (FastLabel v 1 -> 2 visible, 0 -> 1 hidden, ``[]`` -> 0 not placed at (0, 0)).
+def parse_pose(raw: Any, path: tuple[Any, ...] = (),
+               names: tuple[str, ...] | None = None) -> Keypoints:
+    """Pose keypoints ``[{key, value: [x, y, v] | [], edges: [key]}]`` as model Keypoints
+    named by key (FastLabel v 1 -> 2 visible, 0 -> 1 hidden, ``[]`` -> 0 not placed at
+    (0, 0)). With ``names`` (the class's keypoint keys) the points follow that order and
+    keys the annotation lacks are not placed (visibility 0); a key not in ``names`` is an
+    error.
 
     >>> k = parse_pose([{"key": "head", "value": [10.5, 20.25, 1]}, {"key": "tail", "value": []}])
     >>> k.names, k.visibility.tolist(), k.points.tolist()
     (('head', 'tail'), [2, 0], [[10.5, 20.25], [0.0, 0.0]])
+    >>> k = parse_pose([{"key": "tail", "value": [3, 4, 0]}], names=("head", "tail"))
+    >>> k.names, k.visibility.tolist(), k.points.tolist()
+    (('head', 'tail'), [0, 1], [[0, 0], [3, 4]])
     """
     if not isinstance(raw, list):
         raise _err(path, f"pose keypoints: expected a list of {{key, value}} objects, got {_show(raw)}")
-    names: list[str] = []
-    coords: list[Any] = []
-    vis: list[int] = []
+    found: dict[str, tuple[list[Any], int]] = {}
     for i, kp in enumerate(raw):
         where = (*path, i)
         if not isinstance(kp, dict):
@@ -509,24 +557,42 @@ def parse_pose(raw: Any, path: tuple[Any, ...] = ()) -> Keypoints:
         key = kp.get("key")
         if not isinstance(key, str):
             raise _err((*where, "key"), f"pose keypoint: expected a key string, got {_show(key)}")
+        if key in found:
+            raise _err((*where, "key"), f"pose keypoint: key {key!r} appears twice in one annotation")
+        if names is not None and key not in names:
+            raise _err((*where, "key"), f"pose keypoint: key {key!r} is not one of the class's "
+                                        f"keypoints ({', '.join(names)})")
+        edges = kp.get("edges")
+        if edges is not None:
+            if not isinstance(edges, list):
+                raise _err((*where, "edges"), "pose keypoint edges: expected a list of keypoint "
+                                              f"keys, got {_show(edges)}")
+            for j, e in enumerate(edges):
+                if not isinstance(e, str):
+                    raise _err((*where, "edges", j), "pose keypoint edge: expected a keypoint key "
+                                                     f"string, got {_show(e)}")
         value = kp.get("value")
         if value is None or value == []:
-            coords += [0, 0]
-            vis.append(0)
-        else:
-            _flat_numbers(value, (*where, "value"), "pose keypoint value", "[x, y, visibility] or []")
-            if len(value) != 3:
-                raise _err((*where, "value"), "pose keypoint value: expected [x, y, visibility] "
-                                              f"or [], got {len(value)} numbers")
-            if value[2] not in (0, 1) or isinstance(value[2], float):
-                raise _err((*where, "value", 2), "pose keypoint visibility: expected 0 or 1, "
-                                                 f"got {value[2]!r}")
-            coords += value[:2]
-            vis.append(2 if value[2] == 1 else 1)
-        names.append(key)
+            found[key] = ([0, 0], 0)
+            continue
+        _flat_numbers(value, (*where, "value"), "pose keypoint value", "[x, y, visibility] or []")
+        if len(value) != 3:
+            raise _err((*where, "value"), "pose keypoint value: expected [x, y, visibility] "
+                                          f"or [], got {len(value)} numbers")
+        if value[2] not in (0, 1) or isinstance(value[2], float):
+            raise _err((*where, "value", 2), "pose keypoint visibility: expected 0 or 1, "
+                                             f"got {value[2]!r}")
+        found[key] = (value[:2], 2 if value[2] == 1 else 1)
+    order = tuple(found) if names is None else tuple(names)
+    coords: list[Any] = []
+    vis: list[int] = []
+    for key in order:
+        xy, v = found.get(key, ([0, 0], 0))
+        coords += xy
+        vis.append(v)
     kind = _num_kind(coords)
     return Keypoints(points=_xy(coords, kind) if coords else np.zeros((0, 2), np.int64),
-                     visibility=vis, names=tuple(names))
+                     visibility=vis, names=order)
 
 
 def emit_pose(shape: Keypoints, meta: list[dict[str, Any]] | None = None,
@@ -534,12 +600,19 @@ def emit_pose(shape: Keypoints, meta: list[dict[str, Any]] | None = None,
               skeleton: tuple[tuple[int, int], ...] | None = None) -> list[dict[str, Any]]:
     """FastLabel pose keypoints of model Keypoints; ``meta`` (the class's keypoints
     ``[{key, name, edges}]``) gives display names and edges, else the category skeleton.
+    Unnamed keypoints (COCO's) take the category's keypoint names ``skeleton_names``.
 
     >>> emit_pose(Keypoints(points=[[1, 2], [0, 0]], visibility=[1, 0], names=("a", "b")))
     [{'name': 'a', 'key': 'a', 'value': [1, 2, 0], 'edges': []}, {'name': 'b', 'key': 'b', 'value': [], 'edges': []}]
+    >>> emit_pose(Keypoints(points=[[1, 2], [3, 4]], visibility=[2, 2]), None, ("nose", "eye"), ((1, 2),))
+    [{'name': 'nose', 'key': 'nose', 'value': [1, 2, 1], 'edges': ['eye']}, {'name': 'eye', 'key': 'eye', 'value': [3, 4, 1], 'edges': ['nose']}]
     """
     by_key = {m.get("key"): m for m in meta or () if isinstance(m, dict)}
-    names = shape.names or tuple(str(i + 1) for i in range(len(shape.points)))
+    names = shape.names
+    if names is None and skeleton_names is not None and len(skeleton_names) == len(shape.points):
+        names = skeleton_names  # COCO keypoints: named by their category
+    if names is None:
+        names = tuple(str(i + 1) for i in range(len(shape.points)))
     edges_of: dict[str, list[str]] = {}
     if skeleton and skeleton_names:
         for a, b in skeleton:
@@ -604,18 +677,20 @@ def _parse_score(raw: Any) -> float | None:
 class _Cat:
     """What an annotation needs from its class: value, title, colour, pose metadata."""
 
-    __slots__ = ("color", "id", "index", "keypoint_names", "meta", "name", "skeleton")
+    __slots__ = ("color", "display", "id", "index", "keypoint_names", "meta", "name", "skeleton")
 
     def __init__(self, id: int, name: str, index: int, meta: dict[str, Any],
                  color: tuple[int, int, int, int] | None = None,
                  keypoint_names: tuple[str, ...] | None = None,
-                 skeleton: tuple[tuple[int, int], ...] | None = None) -> None:
+                 skeleton: tuple[tuple[int, int], ...] | None = None,
+                 display: str | None = None) -> None:
         self.id, self.name, self.index, self.meta = id, name, index, meta
         self.color, self.keypoint_names, self.skeleton = color, keypoint_names, skeleton
+        self.display = display if display is not None else name
 
     @property
     def title(self) -> Any:
-        return self.meta.get("title", self.name)
+        return self.meta.get("title", self.display)
 
     @property
     def color_hex(self) -> str:
@@ -684,6 +759,49 @@ class _Reader:
         self.keys_cache: dict[tuple[str, ...], list[str]] = {}
         self.task_ids: dict[Any, str] = {}
         self.names: set[str] = set()
+        # filled by scan() before any task is read: what a class's pose annotations and an
+        # attribute's occurrences say over the whole file
+        self.pose_keys: dict[str, dict[str, dict[str, Any]]] = {}
+        self.pose_edges: dict[str, list[tuple[str, str]]] = {}
+
+    # -- the first pass: class-wide and attribute-wide facts ----------------------------
+
+    def scan(self, tasks: Iterable[Any]) -> None:
+        """Collect, over every task, each attribute's first ``name`` and ``type`` and each
+        pose class's keypoint keys (first-seen order) and edges, so that every annotation
+        is read against the same class-wide view (malformed items are left to the reader)."""
+        for task in tasks:
+            if not isinstance(task, dict):
+                continue
+            self.scan_attrs(task.get("attributes"), "image")
+            anns = task.get("annotations")
+            for a in anns if isinstance(anns, list) else ():
+                if not isinstance(a, dict):
+                    continue
+                self.scan_attrs(a.get("attributes"), "annotation")
+                value, kps = a.get("value"), a.get("keypoints")
+                if a.get("type") != "pose_estimation" or not isinstance(value, str) or \
+                        not isinstance(kps, list):
+                    continue
+                keys = self.pose_keys.setdefault(value, {})
+                edges = self.pose_edges.setdefault(value, [])
+                for kp in kps:
+                    key = kp.get("key") if isinstance(kp, dict) else None
+                    if not isinstance(key, str):
+                        continue
+                    if key not in keys:
+                        keys[key] = {k: kp[k] for k in ("key", "name", "edges") if k in kp}
+                    es = kp.get("edges")
+                    edges += [(key, e) for e in es if isinstance(e, str)] if isinstance(es, list) else []
+
+    def scan_attrs(self, raw: Any, scope: str) -> None:
+        for a in raw if isinstance(raw, list) else ():
+            if not isinstance(a, dict) or not isinstance(a.get("key"), str):
+                continue
+            meta = self.attr_meta.setdefault((scope, a["key"]), {})
+            for k in ("name", "type"):
+                if k not in meta and k in a:
+                    meta[k] = a[k]
 
     # -- shared bits ------------------------------------------------------------------
 
@@ -707,6 +825,7 @@ class _Reader:
         cat = self.cats.get(value)
         if cat is None:
             cat = self.cats[value] = _Cat(len(self.cats) + 1, value, len(self.cats), {"type": ftype})
+            self.pose_class(cat)
         meta = cat.meta
         if "title" not in meta and "title" in ann:
             meta["title"] = ann["title"]
@@ -717,22 +836,19 @@ class _Reader:
 
     def attrs(self, raw: Any, path: tuple[Any, ...], scope: str, cat_id: int | None) -> dict[str, Any]:
         out = _attrs_dict(raw, path)
-        for a in raw or ():
+        for j, a in enumerate(raw or ()):
             sk = (scope, a["key"])
-            meta = self.attr_meta.get(sk)
-            if meta is None:
-                meta = self.attr_meta[sk] = {}
+            if sk not in self.attr_values:
+                self.attr_meta.setdefault(sk, {})
                 self.attr_values[sk] = {}
                 self.attr_cats[sk] = {}
                 self.attr_first[sk] = a.get("value")
-            if "name" not in meta and "name" in a:
-                meta["name"] = a["name"]
-            if "type" not in meta and "type" in a:
-                meta["type"] = a["type"]
-                t = a["type"]
-                if t not in _ATTR_TYPES and isinstance(t, str) and t not in self.unknown_attr_types:
-                    self.unknown_attr_types.add(t)
-                    self.add("attribute_type_unknown", f"attribute {a['key']!r} type {t!r}")
+            t = a.get("type")
+            if t is not None and not isinstance(t, str):
+                raise _err((*path, j, "type"), f"attribute: expected a type string, got {_show(t)}")
+            if t is not None and t not in _ATTR_TYPES and t not in self.unknown_attr_types:
+                self.unknown_attr_types.add(t)
+                self.add("attribute_type_unknown", f"attribute {a['key']!r} type {t!r}")
             v = a.get("value")
             vals = self.attr_values[sk]
             for item in v if isinstance(v, list) else (v,):
@@ -783,7 +899,8 @@ class _Reader:
         if "contents" in task:
             return self.contents_task(task, path, ti, name)
         if any(k in task for k in ("frameCount", "fps", "duration")) or any(
-            isinstance(a, dict) and isinstance(a.get("points"), dict) for a in anns or ()
+            isinstance(a, dict) and isinstance(a.get("points"), dict) and not _is_xy(a["points"])
+            for a in anns or ()
         ):
             return self.video_task(task, path, ti, name)
         return [self.image_task(task, path, name)]
@@ -877,7 +994,8 @@ class _Reader:
                                       "names each annotation's content")
                 j = 0
             else:
-                j = by_name.get(a["content"], -1)
+                cname = a["content"]
+                j = by_name.get(cname, -1) if isinstance(cname, str) else -1
                 if j < 0:
                     raise _err((*apath, "content"), f"expected the name of one of the task's "
                                                     f"contents, got {_show(a['content'])}")
@@ -912,10 +1030,16 @@ class _Reader:
             raise _err((*path, "frameCount"), f"expected the frame count as an integer >= 0, "
                                               f"got {_show(count)}")
         per_frame: dict[int, list[Annotation]] = {}
+        frameless: list[list[Any]] = []
         for ai, a in enumerate(task.get("annotations") or ()):
             apath = (*path, "annotations", ai)
-            for k, ann in self.video_annotation(a, apath, f"task {name!r} annotation {ai}", ai, count):
+            got = self.video_annotation(a, apath, f"task {name!r} annotation {ai}", ai, count)
+            if not got:  # "points": {} -- a track without frames: kept as read
+                frameless.append([ai, a])
+            for k, ann in got:
                 per_frame.setdefault(k, []).append(ann)
+        if frameless:
+            fields["@frameless"] = frameless
         if self.video_frames == "all" and isinstance(count, int):
             frames: Iterable[int] = range(1, count + 1)
         else:
@@ -975,8 +1099,8 @@ class _Reader:
             if canonical:
                 skip = ("points",)
         elif ftype == "pose_estimation":
-            shape = parse_pose(a.get("keypoints", []), (*path, "keypoints"))
-            self.pose_meta(cat, a.get("keypoints", []))
+            shape = parse_pose(a.get("keypoints", []), (*path, "keypoints"),
+                               names=cat.keypoint_names)
         fields = self.ann_fields(a, ftype, shape, cat, attrs, score, skip=skip)
         if index is not None:
             fields["@index"] = index
@@ -1003,21 +1127,20 @@ class _Reader:
         fields["@keys"] = self.keys(a)
         return fields
 
-    def pose_meta(self, cat: _Cat, raw: list[Any]) -> None:
-        if "keypoints" in cat.meta or not raw:
+    def pose_class(self, cat: _Cat) -> None:
+        """A new class's keypoint keys (every key its pose annotations use, first-seen
+        order), skeleton (every edge between two of them) and per-key {key, name, edges}."""
+        keys = self.pose_keys.get(cat.name)
+        if not keys:
             return
-        keys = [kp["key"] for kp in raw]
-        cat.meta["keypoints"] = [
-            {k: kp[k] for k in ("key", "name", "edges") if k in kp} for kp in raw
-        ]
+        cat.meta["keypoints"] = list(keys.values())
         index = {k: i + 1 for i, k in enumerate(keys)}
         skeleton: list[tuple[int, int]] = []
         seen: set[frozenset[int]] = set()
-        for kp in raw:
-            for e in kp.get("edges") or ():
-                if e in index and frozenset((index[kp["key"]], index[e])) not in seen:
-                    seen.add(frozenset((index[kp["key"]], index[e])))
-                    skeleton.append((index[kp["key"]], index[e]))
+        for a, b in self.pose_edges.get(cat.name, ()):
+            if b in index and frozenset((index[a], index[b])) not in seen:
+                seen.add(frozenset((index[a], index[b])))
+                skeleton.append((index[a], index[b]))
         cat.keypoint_names = tuple(keys)
         cat.skeleton = tuple(skeleton)
 
@@ -1038,14 +1161,15 @@ class _Reader:
         parsed = []
         for fkey, fobj in points.items():
             fpath = (*path, "points", fkey)
-            if not fkey.isdigit() or int(fkey) < 1:
+            if not (fkey.isascii() and fkey.isdigit()) or int(fkey) < 1:
                 raise _err(fpath, f"expected a frame number >= 1 as the key, got {fkey!r}")
             k = int(fkey)
             if isinstance(count, int) and k > count:
                 raise _err(fpath, f"frame {k} is beyond the task's frameCount {count}")
             if not isinstance(fobj, dict) or "value" not in fobj:
                 raise _err(fpath, f"expected a frame object {{value, autogenerated}}, got {_show(fobj)}")
-            shape, canonical = _parse_points(ftype, fobj["value"], (*fpath, "value"), rotation)
+            shape, canonical = _parse_points(ftype, fobj["value"], (*fpath, "value"), rotation,
+                                             (*path, "rotation"))
             if ftype == "bbox" and not canonical:
                 self.add("box_normalised", f"{where} frame {k}")
             fx: dict[str, Any] = {kk: vv for kk, vv in fobj.items() if kk != "value"}
@@ -1133,6 +1257,7 @@ def parse(doc: Any, file: str | Path | None = None, *, report: ConversionReport 
         raise ParseError(file, "$", f"expected an array of FastLabel task objects (or one task "
                                     f"object), got {_show(doc)}")
     r = _Reader(report, video_frames)
+    r.scan(tasks)
     samples: list[Sample] = []
     try:
         for ti, task in enumerate(tasks):
@@ -1161,9 +1286,9 @@ class _Writer:
     def __init__(self, ds: Dataset, report: ConversionReport | None) -> None:
         self.report = report
         self.cats = {
-            c.id: _Cat(c.id, c.name, i, c.extra.get(NS) or {}, c.color, c.keypoint_names,
-                       c.skeleton)
-            for i, c in enumerate(ds.categories)
+            c.id: _Cat(c.id, value, i, c.extra.get(NS) or {}, c.color, c.keypoint_names,
+                       c.skeleton, display=c.name)
+            for i, (c, value) in enumerate(zip(ds.categories, self.class_values(ds.categories)))
         }
         self.attr_meta: dict[tuple[str, str], dict[str, Any]] = {}
         for spec in ds.attribute_specs:
@@ -1183,6 +1308,26 @@ class _Writer:
     def add(self, kind: str, where: str | None = None, n: int = 1) -> None:
         if self.report is not None:
             self.report.add(kind, n, where=where)
+
+    def class_values(self, categories: Iterable[Category]) -> list[str]:
+        """Each category's FastLabel ``value``, unique: a class read from FastLabel keeps its
+        value; another format's name becomes a key ([A-Za-z0-9_], other characters "_", as
+        FastLabel's class import does; the name stays the ``title``); a value taken by an
+        earlier category gets ``_<category id>``. Renames are counted ``renamed``."""
+        out: list[str] = []
+        used: set[str] = set()
+        for c in categories:
+            value = c.name if isinstance(c.extra.get(NS), dict) else _class_key(c.name)
+            if value in used:
+                base = f"{value}_{c.id}"
+                value, n = base, 2
+                while value in used:
+                    value, n = f"{base}_{n}", n + 1
+            used.add(value)
+            if value != c.name:
+                self.add("renamed", f"category {c.id} {c.name!r} -> {value!r}")
+            out.append(value)
+        return out
 
     def meta_of(self, scope: str) -> Callable[[str], dict[str, Any]]:
         def get(k: str) -> dict[str, Any]:
@@ -1279,9 +1424,7 @@ class _Writer:
                     content: str | None) -> list[dict[str, Any]]:
         out = []
         for j, a in enumerate(anns):
-            d = self.annotation(a, f"{where} annotation {a.id if a.id is not None else j}", content)
-            if d is not None:
-                out.append(d)
+            out += self.annotation(a, f"{where} annotation {a.id if a.id is not None else j}", content)
         return out
 
     def contents_task(self, group: list[Sample]) -> dict[str, Any]:
@@ -1303,8 +1446,7 @@ class _Writer:
             contents.append(content)
             cname = cx.get("name")
             for a in s.annotations:
-                d = self.annotation(a, f"{where} content {cname!r}", cname)
-                if d is not None:
+                for d in self.annotation(a, f"{where} content {cname!r}", cname):
                     idx = (a.extra.get(NS) or {}).get("@index")
                     anns.append((idx if isinstance(idx, int) else 1 << 62, len(anns), d))
         anns.sort(key=lambda t: (t[0], t[1]))
@@ -1328,8 +1470,17 @@ class _Writer:
                 idx = aex.get("@index")
                 key = ("i", idx) if isinstance(idx, int) else ("t", a.track_id)
                 tracks.setdefault(key, []).append((k, a))
-        order = sorted(tracks, key=lambda t: (t[0] != "i", t[1] if t[0] == "i" else 0))
-        anns = [self.video_annotation(tracks[t], where) for t in order]
+        # (0, index in the source) for tracks read from FastLabel and kept frameless ones,
+        # then (1, first-seen order) for tracks of other formats
+        placed: list[tuple[tuple[int, int], Any]] = [
+            ((0, t[1]) if t[0] == "i" else (1, n), self.video_annotation(tracks[t], where))
+            for n, t in enumerate(tracks)
+        ]
+        frameless = fields.get("@frameless")
+        for item in frameless if isinstance(frameless, list) else ():
+            placed.append(((0, item[0]), item[1]))
+        placed.sort(key=lambda p: p[0])
+        anns = [d for _, d in placed]
         body: dict[str, Callable[[], Any]] = {
             "width": lambda: s0.width,
             "height": lambda: s0.height,
@@ -1346,6 +1497,8 @@ class _Writer:
         for k, a in frames:
             fx = (a.extra.get(NS) or {}).get("@frame") or {}
             shape = a.shape
+            if a.keypoints is not None:  # video tasks have no pose annotations
+                self.add("keypoints_dropped", f"{where} frame {k}", len(a.keypoints.points))
             if not _fits(ftype, shape):
                 self.add("shape_dropped", f"{where} frame {k}")
                 continue
@@ -1377,20 +1530,41 @@ class _Writer:
         if cat is None:
             self.add("reference_missing", where)
             return None
-        aid = a0.track_id  # the FastLabel annotation id ("id" is only in keys if it had one)
+        # the FastLabel annotation id ("id" is only in keys if it had one; a null id read as
+        # null: the track id is then the annotation's index)
+        aid = None if "@keys" in fields and a0.id is None else a0.track_id
         return self.annotation_dict(a0, cat, ftype, a0.shape, fields, where, None,
                                     points=points, aid=aid)
 
     # -- annotations ------------------------------------------------------------------
 
-    def annotation(self, a: Annotation, where: str, content: str | None) -> dict[str, Any] | None:
-        ex = a.extra.get(NS)
-        fl = isinstance(ex, dict) and "@keys" in ex
-        fields: dict[str, Any] = ex if fl else {}  # type: ignore[assignment]
+    def annotation(self, a: Annotation, where: str, content: str | None) -> list[dict[str, Any]]:
+        """The FastLabel annotations of one model annotation: its shape (or stored box) and,
+        when it has attached keypoints (a COCO person), a pose_estimation annotation."""
         cat = self.cats.get(a.category_id)  # type: ignore[arg-type]
         if cat is None:
             self.add("reference_missing", where)
-            return None
+            return []
+        kp = a.keypoints
+        out = []
+        if kp is None or a.shape is not None or a.stored_bbox is not None:
+            d = self.region(a, cat, where, content)
+            if d is not None:
+                out.append(d)
+        if kp is not None:
+            aid = None if a.id is None else str(a.id)
+            if out:
+                self.add("shape_converted", f"{where} keypoints -> a pose_estimation annotation "
+                                            "next to its shape")
+                aid = None if aid is None else f"{aid}/keypoints"
+            out.append(self.annotation_dict(a, cat, "pose_estimation", kp, {}, where, content,
+                                            aid=aid))
+        return out
+
+    def region(self, a: Annotation, cat: _Cat, where: str, content: str | None) -> dict[str, Any] | None:
+        ex = a.extra.get(NS)
+        fl = isinstance(ex, dict) and "@keys" in ex
+        fields: dict[str, Any] = ex if fl else {}  # type: ignore[assignment]
         shape: Shape | None = a.shape
         if not fl:
             self.foreign += _foreign(a.extra)
@@ -1407,6 +1581,9 @@ class _Writer:
         ftype = fields.get("type")
         if not (isinstance(ftype, str) and _fits(ftype, shape)):
             ftype = _derive_type(shape)
+        if isinstance(shape, Keypoints) and shape.names is None and not fl and \
+                cat.keypoint_names is not None and len(cat.keypoint_names) == len(shape.points):
+            ftype = "pose_estimation"  # named by the category (COCO keypoints)
         if isinstance(shape, Mask):
             shape = geometry.mask_to_polygon(shape)
             self.add("mask_to_polygon", where)
@@ -1482,7 +1659,7 @@ class _Writer:
             out["points"] = points if points is not None else self.modelled(
                 "points", ftype, shape, cat, a, fields, meta_of)
         if "keypoints" in modelled and "keypoints" not in out and (
-            not fl or len(shape.points)  # type: ignore[union-attr]
+            not fl or shape.num_labeled  # type: ignore[union-attr]
         ):
             out["keypoints"] = self.modelled("keypoints", ftype, shape, cat, a, fields, meta_of)
         if isinstance(shape, Box) and shape.rotation and "rotation" not in out:
@@ -1504,7 +1681,7 @@ class _Writer:
                     if parse_points(ftype, raw, rotation=rot) == shape:
                         return raw
                 elif k == "keypoints":
-                    if parse_pose(raw) == shape:
+                    if parse_pose(raw, names=cat.keypoint_names) == shape:
                         return raw
                 elif k == "confidenceScore":
                     if _parse_score(raw) == a.score:
@@ -1514,6 +1691,16 @@ class _Writer:
             except ParseError:
                 pass
         return _canonical_ann(k, ftype, shape, cat, a.attributes, a.score, meta_of)
+
+
+def _class_key(name: str) -> str:
+    """A FastLabel class key for a name: ``[A-Za-z0-9_]``, other characters ``_`` (what
+    FastLabel's class import does).
+
+    >>> _class_key("traffic light"), _class_key("猫"), _class_key("car_2")
+    ('traffic_light', '_', 'car_2')
+    """
+    return re.sub(r"[^A-Za-z0-9_]", "_", name) or "_"
 
 
 def _foreign(extra: dict[str, Any]) -> int:
@@ -1625,26 +1812,41 @@ def _first_task_keys(head: bytes) -> set[str]:
     return keys
 
 
+#: keys only FastLabel tasks have (camelCase workflow fields of every SDK era)
+_SURE_KEYS = frozenset(("externalStatus", "externalAssignee", "externalReviewer",
+                        "externalApprover", "customerReviewer", "secondsToAnnotate"))
+#: keys every FastLabel task has besides its name and media (SDK 0.x responses, exports)
+_TASK_MARKS = frozenset(("status", "url", "assignee", "reviewer", "approver", "tags",
+                         "priority", "createdAt", "updatedAt", "annotations", "attributes",
+                         "relations"))
+_MEDIA_KEYS = frozenset(("width", "contents", "frameCount"))
+
+
 def sniff(path: Path, head: bytes) -> int:
-    """2 for a FastLabel task export, 1 when plausible, 0 otherwise (first task's keys).
+    """2 for a FastLabel task export, 1 when plausible, 0 otherwise (first task's keys): a
+    task ``name`` with its media (``width``, ``contents`` or ``frameCount``) and its task
+    fields (``status``, ``url``, ``assignee``, ``createdAt``...); sure with a FastLabel-only
+    key (``externalStatus``, ``customerReviewer``...) or a ``status`` and one more. A
+    ``task_id`` (Scale) is never FastLabel's.
 
     >>> sniff(Path("x.json"), b'[{"id": "t", "name": "a.jpg", "externalStatus": "registered"')
     2
+    >>> sniff(Path("x.json"), b'[{"id": "t", "name": "a.jpg", "width": 1, "height": 1, "status": "completed"}]')
+    1
     >>> sniff(Path("x.json"), b'{"images": [], "annotations": []}')
     0
     """
     keys = _first_task_keys(head)
-    if not keys:
+    if "name" not in keys or "task_id" in keys:
         return 0
-    if "externalStatus" in keys or (
-        {"name", "status", "annotations"} <= keys and ({"width", "contents"} & keys)
-    ):
+    if keys & _SURE_KEYS:
         return 2
-    if "name" in keys and ({"annotations", "contents"} & keys) and (
-        {"width", "contents", "frameCount"} & keys
-    ):
-        return 1
-    return 0
+    if not keys & _MEDIA_KEYS:
+        return 0
+    marks = keys & _TASK_MARKS
+    if "status" in marks and len(marks) >= 2:
+        return 2
+    return 1 if marks else 0
 
 
 FORMAT = FormatSpec(

@@ -33,19 +33,25 @@ cuboid        vertices [{description, x, y}] (4..6; the     Keypoints, ``names``
 
 Legacy tasks (``annotation``, ``polygonannotation``, ``lineannotation``, ``pointannotation``,
 ``cuboidannotation``) carry annotations without ``type`` and ``uuid``: the type comes from
-the task type (or the keys), the id is ``"{task_id}:{index}"``; without ``label``
+the task type, or, when the task type itself was inferred (a callback body without its
+task), from each annotation's keys (``left``+``width`` box, ``vertices`` polygon, ``x``+``y``
+point; spec §4.7); the id is ``"{task_id}:{index}"``; without ``label``
 (``with_labels: false``) the class is ``"object"`` (counted ``label_missing``).
 ``segmentannotation`` responses hold PNG URLs only: with ``mask_dir=`` the reader decodes the
 local copy of ``indexedImage`` (or ``extendedIndexedImage``, index = R + 256 G + 65536 B),
 found by URL basename or as ``{task_id}.png``, into one RLE per ``labelMapping`` index
 (a list value = instance label: one annotation per instance, kind "thing"; a dict = "stuff").
+PNG modes: one channel (L, P, I;16, I, 1) is the index, grey + alpha (LA) its grey channel,
+RGB(A) R + 256 G + 65536 B (alpha ignored); other modes are a located error.
 
 Model mapping. ``Sample.id`` = task_id, ``file_name`` = ``metadata.filename`` (or
 ``file_name``) else the attachment URL's basename, ``subset`` = batch, ``tags`` = tags,
 ``attributes`` = response.global_attributes, ``Dataset.info["name"]`` = the project when all
 tasks share one. Categories are the label names in file order (params' objects_to_annotate,
 leaves of nested LabelDescriptions with the parent choice as ``supercategory``, then labels
-seen in responses), ids 1..N. Status: pending -> new, completed -> done (reviewed when
+seen in responses), ids 1..N; a category whose keypoint annotations (cuboids) all name the
+same vertices gets them as ``keypoint_names``, and as ``skeleton`` the vertex pairs its
+cuboids' ``edges`` join (an edge end lying on a vertex). Status: pending -> new, completed -> done (reviewed when
 ``customer_review_status`` is accepted or fixed, rejected when rejected), canceled ->
 skipped; anything else (v2's ``error`` too: the spec suggested "new", but an errored task is
 not new) is kept verbatim, status None, counted. Image size: ``params.metadata`` or
@@ -65,14 +71,18 @@ fields stay as read).
 ``Annotation.extra["scale"]`` holds the annotation's unknown keys verbatim, and under
 ``"_annoconv"`` what exactness needs: absent keys, the key order when it is not the default,
 and the original geometry when recomputing it from the model would not give the same JSON
-(float ``left + width - left``, rotation radians <-> degrees, ellipse axes, mixed int/float).
+(float ``left + width - left``, rotation radians <-> degrees, ellipse axes, mixed int/float,
+vertex keys not in x, y order). Round trips keep key order everywhere (``_same`` compares it).
 
 Choices where the spec is unsure: a rotated box whose ``vertices`` disagree (> 0.01 px) with
 ``rotation`` + left/top/width/height is rebuilt from the vertices (spec §9 Q1, counted
 ``box_vertices_used``); a point without ``x``/``y`` uses ``vertices[0]``; the writer builds
 ``params.geometries`` of a task from another format as every category name under each geometry
 the task uses, writes size and file name to ``metadata``, traces masks to polygons (holes
-dropped), splits multi-part polygons and keypoint groups into one Scale object per part or point.
+dropped), splits multi-part polygons and keypoint groups into one Scale object per part or point,
+writes a box-only record (COCO ``segmentation: []``) as its stored box, and gives categories
+sharing a name unique labels (``<name>_<category id>``, counted ``renamed``: Scale
+tells classes by label only).
 Segmentation tasks are written back as read (their PNGs are not re-encoded: counted).
 Differences from peers: the scaleapi SDK has no converter; FiftyOne's ``import_from_scale``
 ignores ``rotation``, ellipses and cuboids and needs sizes from the images.
@@ -84,7 +94,7 @@ import math
 import operator
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -189,11 +199,16 @@ def _kind(v: object) -> str:
 
 
 def _same(a: Any, b: Any) -> bool:
-    """JSON equality that also tells int from float and bool from int."""
+    """JSON equality that also tells int from float, bool from int and minds key order
+    (what an exact round trip keeps).
+
+    >>> _same({"x": 1, "y": 2}, {"x": 1, "y": 2}), _same({"x": 1, "y": 2}, {"y": 2, "x": 1})
+    (True, False)
+    """
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
+        return list(a) == list(b) and all(_same(v, b[k]) for k, v in a.items())
     if isinstance(a, list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
     return bool(a == b)
@@ -259,7 +274,7 @@ def _vertices(
     verts: Any, ptr: tuple[Any, ...], ctx: _Ctx, what: str, count: tuple[int, int | None]
 ) -> tuple[np.ndarray, bool]:
     """(n, 2) array of ``[{x, y}, ...]`` (int64 when all ints) and whether writing the array
-    back gives the same JSON (no mixed int/float, no other keys in a vertex)."""
+    back gives the same JSON (no mixed int/float, no other keys in a vertex, x before y)."""
     if not isinstance(verts, list):
         raise ctx.fail(ptr, f"expected an array of {{x, y}} vertices, got {_kind(verts)}")
     lo, hi = count
@@ -285,7 +300,8 @@ def _vertices(
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         i = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
         raise ctx.fail((*ptr, i), "coordinates must be finite")
-    exact = len(types) <= 1 and sum(map(len, verts)) == 2 * len(verts)
+    exact = len(types) <= 1 and sum(map(len, verts)) == 2 * len(verts) and \
+        "y" not in set(map(next, map(iter, verts)))  # every vertex x first
     return arr, exact
 
 
@@ -437,7 +453,7 @@ def _read_annotation(
         kind = _infer_kind(a, task_kind)
         if kind is None:
             raise ctx.fail(ptr, f"annotation has no 'type' and its keys ({_keys(a)}) name no geometry")
-    elif kind not in GEOMETRY_KEYS:
+    elif not isinstance(kind, str) or kind not in GEOMETRY_KEYS:
         raise ctx.fail((*ptr, "type"),
                        f"expected one of {', '.join(GEOMETRY_KEYS)}, got {_kind(kind)}")
     shape, exact = _shape(kind, a, ptr, ctx, where)
@@ -547,7 +563,7 @@ def _collect_header(task: Any, ptr: tuple[Any, ...], header: _Header, ctx: _Ctx)
                 if name in header.attributes or not isinstance(spec, dict):
                     continue
                 scale_type = spec.get("type", "category")
-                t = _ATTRIBUTE_TYPES.get(scale_type, "text")
+                t = _ATTRIBUTE_TYPES.get(scale_type, "text") if isinstance(scale_type, str) else "text"
                 if t == "select" and spec.get("allow_multiple"):
                     t = "multiselect"
                 choices = spec.get("choices") if isinstance(spec.get("choices"), list) else ()
@@ -650,14 +666,15 @@ def _read_task(task: Any, ptr: tuple[Any, ...], ctx: _Ctx) -> Sample:
     if response is not None and not isinstance(response, dict):
         raise ctx.fail((*ptr, "response"), f"expected an object, got {_kind(response)}")
     ttype = task.get("type")
-    if ttype is None:  # a callback body without its task: tell by the response's shape
+    inferred = ttype is None
+    if inferred:  # a callback body without its task: tell by the response's shape
         if isinstance(response, dict) and "labelMapping" in response:
             ttype = SEGMENT_TASK
         else:
             anns = response.get("annotations") if response else None
             legacy = isinstance(anns, list) and anns and isinstance(anns[0], dict) and "type" not in anns[0]
             ttype = "annotation" if legacy else "imageannotation"
-    if ttype != SEGMENT_TASK and ttype not in VECTOR_TASKS:
+    if not isinstance(ttype, str) or (ttype != SEGMENT_TASK and ttype not in VECTOR_TASKS):
         raise ctx.fail((*ptr, "type"), f"task type {_kind(ttype)} is not an image annotation task; "
                        f"annoconv reads {', '.join([*VECTOR_TASKS, SEGMENT_TASK])}")
     status, review = task.get("status"), task.get("customer_review_status")
@@ -673,7 +690,7 @@ def _read_task(task: Any, ptr: tuple[Any, ...], ctx: _Ctx) -> Sample:
     batch = task.get("batch")
     file_name = _file_name(task)
     tpl = dict(task)
-    if "type" not in task:  # inferred: remembered for the writer, not written
+    if inferred:  # remembered for the writer, not written (an absent or null type stays so)
         tpl[CONTROL] = {"type": ttype}
     gattrs: dict[str, Any] = {}
     anns: list[Annotation] = []
@@ -690,12 +707,16 @@ def _read_task(task: Any, ptr: tuple[Any, ...], ctx: _Ctx) -> Sample:
             items = response.get("annotations", [])
             if not isinstance(items, list):
                 raise ctx.fail((*rptr, "annotations"), f"expected an array, got {_kind(items)}")
-            kind = VECTOR_TASKS[ttype]
+            # a type the task states decides untyped annotations' geometry; an inferred one
+            # does not: each then tells by its own keys (spec §4.7)
+            kind = None if inferred else VECTOR_TASKS[ttype]
             anns = [_read_annotation(a, i, (*rptr, "annotations", i), task_id, kind, ctx)
                     for i, a in enumerate(items)]
             tpl["response"] = {k: v for k, v in response.items() if k != "annotations"}
             if "annotations" not in response:
                 tpl["response"][CONTROL] = {"absent": ["annotations"]}
+            elif next(iter(response)) != "annotations":
+                tpl["response"][CONTROL] = {"order": list(response)}
     if size is None or size == (None, None):
         size = _size(task, file_name, ptr, ctx)
     return Sample(
@@ -725,6 +746,23 @@ def _label_mapping(mapping: Any, ptr: tuple[Any, ...], ctx: _Ctx) -> list[tuple[
     return out
 
 
+def _mask_indices(arr: np.ndarray, mode: str, path: Path) -> np.ndarray:
+    """The (H, W) label indices of an indexed mask PNG: one channel (L, P, I;16, I, 1) as
+    is; grey + alpha (LA) the grey channel; RGB(A) R + 256 G + 65536 B (alpha ignored, as
+    ``extendedIndexedImage`` is defined); any other mode is a located error."""
+    if arr.ndim == 2 and arr.dtype.kind in "biu":
+        if arr.dtype.kind == "i" and arr.size and int(arr.min()) < 0:
+            raise ParseError(path, None, f"mask has negative indices (mode {mode})")
+        return arr.astype(np.uint8) if arr.dtype.kind == "b" else arr
+    if arr.ndim == 3 and mode == "LA":
+        return arr[..., 0]
+    if arr.ndim == 3 and mode in ("RGB", "RGBA"):
+        a32 = arr.astype(np.uint32)
+        return a32[..., 0] | (a32[..., 1] << 8) | (a32[..., 2] << 16)
+    raise ParseError(path, None, f"mask mode {mode} is not an indexed image (expected L, P, "
+                                 "I;16, I, 1, LA, RGB or RGBA)")
+
+
 def _read_segmentation(
     task: dict[str, Any], response: dict[str, Any], ptr: tuple[Any, ...], ctx: _Ctx
 ) -> tuple[list[Annotation], tuple[int | None, int | None] | None]:
@@ -742,12 +780,7 @@ def _read_segmentation(
         raise ctx.fail((*ptr, "annotations", "combined"),
                        f"no local copy of the indexed mask in {str(ctx.mask_dir)!r} (looked for "
                        f"{', '.join(repr(n) for n in dict.fromkeys(names))}; mask_dir=)")
-    arr, _, _ = read_png(path)
-    if arr.ndim == 3:
-        a32 = arr.astype(np.uint32)
-        labels = a32[..., 0] | (a32[..., 1] << 8) | (a32[..., 2] << 16)
-    else:
-        labels = arr
+    labels = _mask_indices(*read_png(path)[:2], path)
     h, w = labels.shape
     md_size = None
     params = task.get("params")
@@ -777,6 +810,46 @@ def _read_segmentation(
     return anns, (w, h)
 
 
+def _keypoint_categories(categories: tuple[Category, ...], samples: Iterable[Sample]) -> tuple[Category, ...]:
+    """The categories, those whose keypoint annotations (cuboids) all name the same
+    vertices given ``keypoint_names`` (the descriptions) and a ``skeleton``: the vertex
+    pairs that the cuboids' ``edges`` join (an edge end at a vertex's coordinates)."""
+    names_of: dict[int, tuple[str, ...] | None] = {}
+    pairs_of: dict[int, dict[tuple[int, int], None]] = {}
+    for s in samples:
+        for a in s.annotations:
+            kp, cid = a.shape, a.category_id
+            if not isinstance(kp, Keypoints) or cid is None:
+                continue
+            if cid in names_of and names_of[cid] != kp.names:
+                names_of[cid] = None
+                continue
+            names_of[cid] = kp.names
+            edges = (a.extra.get(NS) or {}).get("edges")
+            if kp.names is None or not isinstance(edges, list):
+                continue
+            at: dict[tuple[Any, Any], int] = {}
+            for i, xy in enumerate(kp.points.tolist()):
+                at.setdefault(tuple(xy), i + 1)
+            pairs = pairs_of.setdefault(cid, {})
+            for e in edges:
+                if not isinstance(e, dict):
+                    continue
+                ends = [(e.get(f"x{n}"), e.get(f"y{n}")) for n in (1, 2)]
+                if not all(_is_number(v) for xy in ends for v in xy):
+                    continue
+                i, j = at.get(ends[0]), at.get(ends[1])  # type: ignore[arg-type]
+                if i and j and i != j and (j, i) not in pairs:
+                    pairs[(i, j)] = None
+    out = []
+    for c in categories:
+        names = names_of.get(c.id)
+        if names is not None:
+            c = replace(c, keypoint_names=names, skeleton=tuple(pairs_of.get(c.id, ())))
+        out.append(c)
+    return tuple(out)
+
+
 def _tasks(doc: Any, file: str | Path | None) -> tuple[list[tuple[Any, tuple[Any, ...]]], dict[str, Any]]:
     """The tasks of any of the four layouts, each with its pointer, and the layout info."""
     if isinstance(doc, list):
@@ -792,7 +865,7 @@ def _tasks(doc: Any, file: str | Path | None) -> tuple[list[tuple[Any, tuple[Any
             "layout": "page", "page": {k: v for k, v in doc.items() if k != "docs"}, "keys": list(doc)}
     if "task" in doc and isinstance(doc["task"], dict):  # callback body with the task
         body = {k: v for k, v in doc.items() if k not in ("task", "task_id")}
-        if "response" in body and body["response"] == doc["task"].get("response"):
+        if "response" in body and _same(body["response"], doc["task"].get("response")):
             body.pop("response")
             body[CONTROL] = "response"  # the body's response is the task's
         if "task_id" in doc and doc["task_id"] != doc["task"].get("task_id"):
@@ -850,9 +923,10 @@ def parse(
                 raise
             raise ctx.fail(ptr, str(e)) from None
     info: dict[str, Any] = {NS: layout}
-    projects = {t.get("project") for t, _ in tasks if isinstance(t, dict)}
-    if len(projects) == 1 and isinstance(next(iter(projects)), str):
-        info["name"] = next(iter(projects))
+    projects = [t.get("project") for t, _ in tasks if isinstance(t, dict)]
+    if projects and all(isinstance(p, str) for p in projects) and len(set(projects)) == 1:
+        info["name"] = projects[0]
+    categories = _keypoint_categories(categories, samples)
     return Dataset(categories=categories, samples=tuple(samples),
                    attribute_specs=tuple(header.attributes.values()), info=info)
 
@@ -971,11 +1045,13 @@ def _fields(s: Box | Ellipse | Mask) -> dict[str, Any]:
 def _pieces(
     a: Annotation, where: str, report: ConversionReport | None
 ) -> list[tuple[str, Shape]]:
-    """(Scale type, shape) pieces one model annotation is written as: its shape, then the
-    keypoints attached to it (``Annotation.keypoints``) as separate points."""
+    """(Scale type, shape) pieces one model annotation is written as: its shape (a box-only
+    record, COCO's ``segmentation: []``, is its stored box), then the keypoints attached to
+    it (``Annotation.keypoints``) as separate points."""
     add = report.add if report is not None else (lambda *_, **__: None)
-    out = _shape_pieces(a.shape, where, add)
-    kp = getattr(a, "keypoints", None)
+    shape = a.shape if a.shape is not None else a.stored_bbox
+    kp = a.keypoints
+    out = [] if shape is None and kp is not None else _shape_pieces(shape, where, add)
     if kp is not None:
         out += _shape_pieces(kp, f"{where} keypoints", add)
     return out
@@ -1054,6 +1130,26 @@ def _emit_annotations(
     return out
 
 
+def _label_names(categories: Iterable[Category], report: ConversionReport | None) -> dict[int, str]:
+    """Each category's Scale label, unique (Scale tells classes by label only): a name an
+    earlier category has (two COCO "car" under different supercategories) becomes
+    ``<name>_<category id>``, counted ``renamed``."""
+    out: dict[int, str] = {}
+    used: set[str] = set()
+    for c in categories:
+        name = c.name
+        if name in used:
+            base = f"{c.name}_{c.id}"
+            name, n = base, 2
+            while name in used:
+                name, n = f"{base}_{n}", n + 1
+            if report is not None:
+                report.add("renamed", where=f"category {c.id} {c.name!r} -> {name!r}")
+        used.add(name)
+        out[c.id] = name
+    return out
+
+
 def _attributes_out(attrs: Mapping[str, Any], report: ConversionReport | None, where: str) -> dict[str, Any]:
     out = {}
     for k, v in attrs.items():
@@ -1072,7 +1168,7 @@ def _count_dropped(a: Annotation, where: str, report: ConversionReport) -> None:
         report.add("score_dropped", where=where)
     if a.track_id is not None:
         report.add("track_dropped", where=where)
-    if a.iscrowd or a.area is not None or a.stored_bbox is not None:
+    if a.iscrowd or a.area is not None or (a.stored_bbox is not None and a.shape is not None):
         report.add("field_dropped", where=f"{where} (iscrowd/area/bbox)")
     foreign = [k for k in a.extra if k != NS]
     if foreign:
@@ -1183,6 +1279,9 @@ def _emit_task(
         response.update(rest)
         if s.attributes != rest.get("global_attributes", {}) or (s.attributes and "global_attributes" not in rest):
             response["global_attributes"] = dict(s.attributes)
+        order = control.get("order")
+        if order and set(order) == set(response):
+            response = {k: response[k] for k in order}
         task["response"] = response
     return task
 
@@ -1208,15 +1307,15 @@ def emit(
     layout = layout or info.get("layout", "array")
     if layout not in ("array", "task", "callback", "page"):
         raise ConversionError(f"layout must be 'array', 'task', 'callback' or 'page', got {layout!r}")
-    names = {c.id: c.name for c in ds.categories}
+    names = _label_names(ds.categories, report)
     specs = _attribute_specs_out(ds.attribute_specs)
     project = ds.info.get("name") if isinstance(ds.info.get("name"), str) else None
     tasks = [_emit_task(s, names, specs, project, report, attachment_prefix) for s in ds.samples]
     if report is not None:
         report.samples += len(tasks)
         report.annotations += sum(
-            len(t["response"]["annotations"]) if isinstance(t.get("response", {}).get("annotations"), list)
-            else 0 for t in tasks
+            len(r["annotations"]) for r in (t.get("response") for t in tasks)
+            if isinstance(r, dict) and isinstance(r.get("annotations"), list)
         )
     if layout == "array":
         return tasks

@@ -251,9 +251,36 @@ def test_sniff_detects_every_fixture(name):
     (b'[[1, 2], {"name": "a", "annotations": [], "width": 1}]', 0),
     (b'[{"task_id": "x", "status": "completed", "response": {"annotations": []}}]', 0),
     (b"not json", 0),
+    # classification tasks of SDKs before 0.10 (no externalStatus) and tasks without annotations
+    (b'[{"id": "t", "name": "a.jpg", "width": 4, "height": 3, "url": "u", "status": "completed", '
+     b'"tags": [], "assignee": null, "attributes": [{"key": "k", "value": "v"}]}]', 2),
+    (b'[{"id": "t", "name": "pair", "contents": [], "status": "registered", "attributes": []}]', 2),
+    (b'[{"id": "t", "name": "a.jpg", "width": 4, "height": 3, "status": "registered", '
+     b'"customerReviewer": null}]', 2),
+    (b'[{"id": "t", "name": "a.jpg", "width": 4, "height": 3, "status": "registered"}]', 1),
+    (b'{"id": "t", "name": "a.jpg", "width": 4, "height": 3, "url": "u", "createdAt": "x"}', 1),
+    # other formats' files: a Scale task with a name, a Segments release, a bare size
+    (b'[{"task_id": "x", "name": "a.jpg", "width": 4, "status": "completed", "response": {}}]', 0),
+    (b'{"name": "v1", "description": "", "created_at": "x", "dataset": {"task_type": "x"}}', 0),
+    (b'[{"name": "a.jpg", "width": 4, "height": 3}]', 0),
 ])
 def test_sniff_looks_at_the_first_task_keys(head, score):
     assert fl.sniff(Path("x.json"), head) == score
+
+
+@pytest.mark.parametrize("doc", [
+    [{"id": "t", "name": "cat.jpg", "width": 100, "height": 80, "url": "u", "status": "completed",
+      "priority": 0, "tags": [], "assignee": "alice", "reviewer": None, "customerReviewer": None,
+      "attributes": [{"key": "kind", "name": "Kind", "type": "text", "value": "tabby"}],
+      "createdAt": "2021-02-22T11:25:27.158Z", "updatedAt": "2021-02-22T11:25:27.158Z"}],
+    [{"id": "t", "name": "cat.jpg", "width": 100, "height": 80, "url": "u", "status": "registered",
+      "tags": [], "assignee": None, "reviewer": None}],
+])
+def test_detects_old_classification_tasks_and_tasks_without_annotations(tmp_path, doc):
+    path = tmp_path / "tasks.json"
+    path.write_text(json.dumps(doc))
+    assert annoconv.detect_format(path) == "fastlabel"
+    assert same_json(fl.emit(annoconv.load(path)), doc)
 
 
 # --------------------------------------------------------------------------------------
@@ -340,6 +367,34 @@ INVALID = [
      "$[1].annotations[3].points: circle points: expected a radius >= 0, got -3"),
     (lambda d: d[1]["annotations"][2].__setitem__("points", [1, 2, 3]),
      "$[1].annotations[2].points: keypoint points: expected 2 numbers [x, y], got 3"),
+    # values that used to escape as TypeErrors
+    (lambda d: d[1]["annotations"][4]["keypoints"][0].__setitem__("edges", 5),
+     "$[1].annotations[4].keypoints[0].edges: pose keypoint edges: expected a list of keypoint "
+     "keys, got 5"),
+    (lambda d: d[1]["annotations"][4]["keypoints"][0].__setitem__("edges", [[1]]),
+     "$[1].annotations[4].keypoints[0].edges[0]: pose keypoint edge: expected a keypoint key "
+     "string, got a list of 1 items"),
+    (lambda d: d[1]["annotations"][4]["keypoints"][2].__setitem__("key", "head"),
+     "$[1].annotations[4].keypoints[2].key: pose keypoint: key 'head' appears twice in one "
+     "annotation"),
+    (lambda d: d[0]["annotations"][0]["attributes"][0].__setitem__("type", ["x"]),
+     "$[0].annotations[0].attributes[0].type: attribute: expected a type string, got a list of "
+     "1 items"),
+    (lambda d: d[0]["attributes"].append({"key": "k", "type": {}, "value": 1}) if "attributes" in d[0]
+     else d[0].__setitem__("attributes", [{"key": "k", "type": {}, "value": 1}]),
+     "$[0].attributes[0].type: attribute: expected a type string, got an object"),
+    # the legacy prototype layout ({x, y} objects) is named as such (spec §4.6)
+    (_set(3, "points", [{"x": 0, "y": 47}, {"x": 20, "y": 30}]),
+     "$[0].annotations[3].points: line points: expected a flat list of at least 2 (x, y) pairs, "
+     "got {x, y} objects: the legacy prototype format (FastLabel SDK <= 0.2), which annoconv does "
+     "not read"),
+    (lambda d: d[1]["annotations"][2].__setitem__("points", {"x": 12.5, "y": 3.25}),
+     "$[1].annotations[2].points: keypoint points: expected 2 numbers [x, y], got {x, y} objects: "
+     "the legacy prototype format (FastLabel SDK <= 0.2), which annoconv does not read"),
+    (_set(1, "points", [[{"x": 30, "y": 20}, {"x": 60, "y": 20}, {"x": 60, "y": 44}]]),
+     "$[0].annotations[1].points: segmentation points: expected a list of regions [[outer ring, "
+     "hole, ...], ...] of flat closed rings, got {x, y} objects: the legacy prototype format "
+     "(FastLabel SDK <= 0.2), which annoconv does not read"),
 ]
 
 
@@ -383,6 +438,17 @@ INVALID_OTHER = [
      "list of 2 items"),
     ("video_tasks", lambda d: d[0].__setitem__("frameCount", "4"),
      "$[0].frameCount: expected the frame count as an integer >= 0, got '4'"),
+    ("video_tasks", lambda d: d[0]["annotations"][0]["points"].__setitem__("²", {"value": [1, 1, 2, 2]}),
+     "$[0].annotations[0].points['²']: expected a frame number >= 1 as the key, got '²'"),
+    ("video_tasks", lambda d: d[0]["annotations"][0].__setitem__("rotation", "30"),
+     "$[0].annotations[0].rotation: bbox rotation: expected a number of degrees, got '30'"),
+    ("video_tasks", lambda d: d[0]["annotations"][1]["points"]["2"].__setitem__("value", {"x": 0, "y": 28}),
+     "$[0].annotations[1].points['2'].value: line points: expected a flat list of at least 2 "
+     "(x, y) pairs, got {x, y} objects: the legacy prototype format (FastLabel SDK <= 0.2), which "
+     "annoconv does not read"),
+    ("sequential_tasks", lambda d: d[0]["annotations"][0].__setitem__("content", ["02.jpg"]),
+     "$[0].annotations[0].content: expected the name of one of the task's contents, got a list "
+     "of 1 items"),
     ("classification_tasks", lambda d: d[0].__setitem__("attributes", {"kind": "x"}),
      "$[0].attributes: attributes: expected a list of {key, value} objects, got an object"),
     ("classification_tasks", lambda d: d.__setitem__(0, d[0]["attributes"]),
@@ -568,6 +634,7 @@ ATTRIBUTE = st.one_of(
               st.lists(st.sampled_from(["x", "y"]), max_size=2)),
     st.builds(lambda v: {"key": "depth", "name": "Depth", "type": "slider", "value": v}, num),
     st.just({"key": "note", "title": "Note", "value": None}),
+    st.builds(lambda v: {"key": "occluded", "value": v}, st.booleans()),  # no name/type here
 )
 
 
@@ -606,7 +673,7 @@ def annotation_doc(draw, video_frames: list[int] | None = None, content: str | N
         if draw(st.booleans()):
             d["points"] = []
     elif video_frames is not None:
-        frames = draw(st.lists(st.sampled_from(video_frames), min_size=1, max_size=3, unique=True))
+        frames = draw(st.lists(st.sampled_from(video_frames), min_size=0, max_size=3, unique=True))
         d["points"] = {str(k): _shuffled(draw, {"value": draw(geometry_points(ftype)),
                                                   "autogenerated": draw(st.booleans())})
                        for k in frames}
@@ -1182,3 +1249,171 @@ def test_parts_and_holes_of_fewer_than_three_vertices_are_dropped_and_counted():
     assert task["annotations"][0]["type"] == "polygon"
     assert task["annotations"][0]["points"] == [0, 0, 8, 0, 8, 8, 0, 8]
     assert report.count("invalid_part_dropped") == 2
+
+
+# --------------------------------------------------------------------------------------
+# keypoints, pose classes, class names and round-trip corner cases
+# --------------------------------------------------------------------------------------
+
+
+def _person_dataset() -> Dataset:
+    """What the COCO reader gives for person keypoints: a keypoints-only record (no
+    segmentation: shape None, stored bbox), a polygon + keypoints record, unnamed Keypoints."""
+    kp = Keypoints.from_coco([2, 2, 2, 3, 3, 1, 0, 0, 0])
+    anns = (
+        Annotation(id=1, category_id=1, stored_bbox=Box.from_xywh(1, 1, 5, 5), area=10, keypoints=kp),
+        Annotation(id=2, category_id=1, shape=Polygon.from_coco([[1, 1, 6, 1, 6, 6]]),
+                   keypoints=Keypoints.from_coco([2, 2, 2, 3, 3, 2, 4, 4, 2])),
+        Annotation(id=3, category_id=1, shape=Keypoints.from_coco([5, 5, 2, 0, 0, 0, 7, 7, 1])),
+    )
+    return Dataset(categories=(Category(id=1, name="person", keypoint_names=("nose", "left_eye", "right_eye"),
+                                        skeleton=((1, 2), (1, 3))),),
+                   samples=(Sample(id=1, file_name="p.jpg", width=20, height=20, annotations=anns),))
+
+
+def test_coco_keypoints_become_pose_estimation_keyed_by_the_category():
+    report = ConversionReport()
+    (task,) = fl.emit(_person_dataset(), report)
+    validate([task])
+    kinds = [(a.get("id"), a["type"]) for a in task["annotations"]]
+    assert kinds == [("1", "bbox"), ("1/keypoints", "pose_estimation"), ("2", "polygon"),
+                     ("2/keypoints", "pose_estimation"), ("3", "pose_estimation")]
+    pose = task["annotations"][1]
+    assert pose["keypoints"] == [
+        {"name": "nose", "key": "nose", "value": [2, 2, 1], "edges": ["left_eye", "right_eye"]},
+        {"name": "left_eye", "key": "left_eye", "value": [3, 3, 0], "edges": ["nose"]},
+        {"name": "right_eye", "key": "right_eye", "value": [], "edges": ["nose"]},
+    ]
+    assert "points" not in pose and task["annotations"][0]["points"] == [1, 1, 6, 6]
+    assert [k["key"] for k in task["annotations"][4]["keypoints"]] == ["nose", "left_eye", "right_eye"]
+    assert report.count("shape_converted") == 2 and report.count("keypoints_dropped") == 0
+    back = fl.parse([task])
+    assert back.categories[0].keypoint_names == ("nose", "left_eye", "right_eye")
+    assert back.categories[0].skeleton == ((1, 2), (1, 3))
+    poses = [a.shape for a in back.samples[0].annotations if isinstance(a.shape, Keypoints)]
+    assert [p.visibility.tolist() for p in poses] == [[2, 1, 0], [2, 2, 2], [2, 0, 1]]
+    assert poses[1].points.tolist() == [[2, 2], [3, 3], [4, 4]]
+
+
+def test_coco_person_keypoints_file_to_fastlabel(tmp_path):
+    coco = {"images": [{"id": 1, "file_name": "p.jpg", "width": 20, "height": 20}],
+            "categories": [{"id": 1, "name": "person", "supercategory": "person",
+                            "keypoints": ["nose", "left_eye"], "skeleton": [[1, 2]]}],
+            "annotations": [
+                {"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "area": 25, "bbox": [1, 1, 5, 5],
+                 "segmentation": [], "keypoints": [2, 2, 2, 3, 3, 1], "num_keypoints": 2},
+                {"id": 2, "image_id": 1, "category_id": 1, "iscrowd": 0, "area": 12.5, "bbox": [1, 1, 5, 5],
+                 "segmentation": [[1, 1, 6, 1, 6, 6]], "keypoints": [2, 2, 2, 0, 0, 0], "num_keypoints": 1}]}
+    (tmp_path / "coco.json").write_text(json.dumps(coco))
+    annoconv.convert(tmp_path / "coco.json", tmp_path / "fl.json", to="fastlabel", from_="coco")
+    (task,) = json.loads((tmp_path / "fl.json").read_text())
+    assert [(a["type"], [k["key"] for k in a["keypoints"]]) for a in task["annotations"]] == [
+        ("bbox", []), ("pose_estimation", ["nose", "left_eye"]),
+        ("polygon", []), ("pose_estimation", ["nose", "left_eye"])]
+    assert [k["value"] for k in task["annotations"][1]["keypoints"]] == [[2, 2, 1], [3, 3, 0]]
+    assert [k["value"] for k in task["annotations"][3]["keypoints"]] == [[2, 2, 1], []]
+
+
+POSE_DOC = [{"id": "t", "name": "a.jpg", "width": 64, "height": 64, "annotations": [
+    {"type": "pose_estimation", "value": "person", "keypoints": [
+        {"name": "Head", "key": "head", "value": [1, 2, 1], "edges": ["neck"]},
+        {"name": "Neck", "key": "neck", "value": [3, 4, 0], "edges": ["head"]}]},
+    {"type": "bbox", "value": "car", "points": [1, 1, 2, 2]},
+    {"type": "pose_estimation", "value": "person", "keypoints": [
+        {"name": "Tail", "key": "tail", "value": [9, 9, 1], "edges": ["neck"]},
+        {"name": "Neck", "key": "neck", "value": [5, 6, 1], "edges": ["tail"]}]},
+    {"type": "pose_estimation", "value": "person", "keypoints": []},
+    {"type": "pose_estimation", "value": "person"},
+]}]
+
+
+def test_pose_keypoints_follow_the_class_key_order():
+    ds = fl.parse(copy.deepcopy(POSE_DOC))
+    person = ds.category_by_name("person")
+    assert person.keypoint_names == ("head", "neck", "tail")  # every key, first-seen order
+    assert person.skeleton == ((1, 2), (3, 2))
+    a, b, c, d = (x.shape for x in ds.samples[0].annotations if x.category_id == person.id)
+    for k in (a, b, c, d):
+        assert k.names == ("head", "neck", "tail")
+    assert (a.points.tolist(), a.visibility.tolist()) == ([[1, 2], [3, 4], [0, 0]], [2, 1, 0])
+    assert (b.points.tolist(), b.visibility.tolist()) == ([[0, 0], [5, 6], [9, 9]], [0, 2, 2])
+    assert c.visibility.tolist() == d.visibility.tolist() == [0, 0, 0]
+    assert same_json(fl.emit(ds), POSE_DOC)  # each annotation keeps its own keys and order
+    # an edited pose is written in the class's order
+    edited = dataclasses.replace(ds.samples[0].annotations[2], shape=Keypoints(
+        points=[[0, 0], [5, 6], [9, 10]], visibility=[0, 2, 2], names=("head", "neck", "tail")))
+    anns = list(ds.samples[0].annotations)
+    anns[2] = edited
+    out = fl.emit(dataclasses.replace(ds, samples=(dataclasses.replace(ds.samples[0], annotations=tuple(anns)),)))
+    assert [(k["key"], k["value"]) for k in out[0]["annotations"][2]["keypoints"]] == [
+        ("head", []), ("neck", [5, 6, 1]), ("tail", [9, 10, 1])]
+
+
+def test_pose_classes_to_coco_align_keypoints(tmp_path):
+    coco, _ = _our_coco(POSE_DOC, tmp_path)
+    (person,) = [c for c in coco["categories"] if c["name"] == "person"]
+    assert person["keypoints"] == ["head", "neck", "tail"]
+    kps = [a["keypoints"] for a in coco["annotations"] if a["category_id"] == person["id"]]
+    assert kps[:2] == [[1, 2, 2, 3, 4, 1, 0, 0, 0], [0, 0, 0, 5, 6, 2, 9, 9, 2]]
+
+
+def test_category_names_become_unique_fastlabel_keys():
+    cats = (Category(id=1, name="traffic light", supercategory="x"),
+            Category(id=2, name="traffic light", supercategory="y"),
+            Category(id=3, name="猫"), Category(id=4, name="car"), Category(id=5, name="car"),
+            Category(id=6, name="traffic_light"))
+    anns = tuple(Annotation(id=c.id, category_id=c.id, shape=Box(x0=0, y0=0, x1=1, y1=1)) for c in cats)
+    ds = Dataset(categories=cats, samples=(Sample(id=1, file_name="a.jpg", width=4, height=4, annotations=anns),))
+    report = ConversionReport()
+    (task,) = fl.emit(ds, report)
+    assert [(a["value"], a["title"]) for a in task["annotations"]] == [
+        ("traffic_light", "traffic light"), ("traffic_light_2", "traffic light"), ("_", "猫"),
+        ("car", "car"), ("car_5", "car"), ("traffic_light_6", "traffic_light")]
+    assert report.count("renamed") == 5
+    assert report.examples["renamed"] == [
+        "category 1 'traffic light' -> 'traffic_light'", "category 2 'traffic light' -> 'traffic_light_2'",
+        "category 3 '猫' -> '_'"]
+    back = fl.parse([task])
+    assert len(back.categories) == 6  # nothing merged
+    assert [c.extra["fastlabel"]["title"] for c in back.categories][:3] == ["traffic light", "traffic light", "猫"]
+
+
+def test_attribute_names_seen_later_are_not_added_to_earlier_occurrences():
+    doc = [{"name": "a.jpg", "width": 4, "height": 4, "attributes": [{"key": "w", "value": "sun"}],
+            "annotations": [
+                {"type": "bbox", "value": "car", "points": [0, 0, 1, 1],
+                 "attributes": [{"key": "occ", "value": True}]},
+                {"type": "bbox", "value": "car", "points": [0, 0, 1, 1],
+                 "attributes": [{"key": "occ", "name": "Occluded", "type": "switch", "value": False}]}]},
+           {"name": "b.jpg", "width": 4, "height": 4,
+            "attributes": [{"key": "w", "name": "Weather", "type": "select", "value": "rain"}]}]
+    ds = fl.parse(doc)
+    assert same_json(fl.emit(ds), doc)
+    specs = {(a.scope, a.name): a for a in ds.attribute_specs}
+    assert specs["annotation", "occ"].type == "bool" and specs["image", "w"].type == "select"
+
+
+def test_video_annotation_without_frames_is_kept():
+    doc = load_fixture("video_tasks")
+    doc[0]["annotations"].insert(1, {"id": "c3", "type": "bbox", "value": "dog", "title": "Dog",
+                                     "attributes": [], "points": {}})
+    for frames in ("all", "annotated"):
+        ds = fl.parse(copy.deepcopy(doc), video_frames=frames)
+        assert "dog" in [c.name for c in ds.categories]
+        assert same_json(fl.emit(ds), doc)
+    only = [{"id": "v", "name": "v.mp4", "width": 4, "height": 4, "annotations": [
+        {"type": "line", "value": "lane", "points": {}}]}]
+    assert same_json(fl.emit(fl.parse(only, video_frames="annotated")), only)
+
+
+def test_keypoints_attached_to_video_frames_are_counted():
+    ds = fl.parse(load_fixture("video_tasks"))
+    frame = ds.samples[1]
+    kp = Keypoints(points=[[1, 1], [2, 2]], visibility=[2, 2])
+    anns = (dataclasses.replace(frame.annotations[0], keypoints=kp), *frame.annotations[1:])
+    samples = list(ds.samples)
+    samples[1] = dataclasses.replace(frame, annotations=anns)
+    report = ConversionReport()
+    out = fl.emit(dataclasses.replace(ds, samples=tuple(samples)), report)
+    assert same_json(out, load_fixture("video_tasks"))
+    assert report.count("keypoints_dropped") == 2

@@ -258,6 +258,8 @@ BOX = {"uuid": "u", "type": "box", "label": "car", "left": 1, "top": 2, "width":
         ({**BOX, "attributes": []}, f"{A}.attributes: expected an object, got an array of 0"),
         ({**BOX, "uuid": 12}, f"{A}.uuid: expected a string, got the number 12"),
         ("box", f"{A}: expected an annotation object, got the string 'box'"),
+        ({**BOX, "type": ["box"]},
+         f"{A}.type: expected one of box, polygon, line, point, ellipse, cuboid, got an array of 1"),
     ],
 )
 def test_malformed_annotation(annotation, message, tmp_path):
@@ -292,6 +294,10 @@ def test_malformed_annotation(annotation, message, tmp_path):
          "pointannotation, cuboidannotation, segmentannotation"),
         ([{"type": "imageannotation"}], "t.json: $[0]: missing key 'task_id'"),
         ([{**task([]), "task_id": 5}], "t.json: $[0].task_id: expected a string, got the number 5"),
+        ([{**task([]), "type": ["imageannotation"]}],
+         "t.json: $[0].type: task type an array of 1 is not an image annotation task; annoconv reads "
+         "imageannotation, annotation, polygonannotation, lineannotation, pointannotation, "
+         "cuboidannotation, segmentannotation"),
         ([3], "t.json: $[0]: expected a task object, got the number 3"),
         ("tasks", "t.json: $: expected a Scale task, an array of tasks, a callback body or a task list "
                   "page, got the string 'tasks'"),
@@ -390,10 +396,22 @@ def test_round_trip_fixture(name, tmp_path):
     report = annoconv.convert(FIXTURES / name, tmp_path / name, "scale")
     assert report.files == [name]
     written = json.loads((tmp_path / name).read_text())
-    assert scale._same(written, load_fixture(name))  # equal field for field, int vs float too
+    # equal field for field, int vs float and key order too (tasks.json's cuboid vertices
+    # are written y before x)
+    assert json.dumps(written) == json.dumps(load_fixture(name))
+    assert scale._same(written, load_fixture(name))
     if name == "tasks.json":
         assert (report.samples, report.annotations) == (3, 7)
-        assert [k for k in written[0]] == [k for k in load_fixture(name)[0]]  # key order kept
+
+
+def test_same_minds_key_order():
+    assert scale._same({"x": 1, "y": 2.0}, {"x": 1, "y": 2.0})
+    assert not scale._same({"x": 1, "y": 2}, {"y": 2, "x": 1})
+    assert not scale._same([{"x": 1, "y": 2}], [{"x": 1, "y": 2.0}])
+    vertices = [{"y": 1, "x": 0}, {"y": 1, "x": 4}, {"y": 5, "x": 2}]
+    doc = [task([{"uuid": "u", "type": "polygon", "label": "a", "vertices": vertices}])]
+    doc[0]["response"] = {"global_attributes": {"n": 1}, **doc[0]["response"]}
+    assert json.dumps(scale.emit(scale.parse(copy.deepcopy(doc)))) == json.dumps(doc)
 
 
 def test_round_trip_segmentation(tmp_path):
@@ -581,7 +599,8 @@ pos = st.one_of(st.integers(0, 60), st.floats(0, 60, allow_nan=False), st.intege
 
 
 def vertex(extra_keys: bool = False) -> st.SearchStrategy[dict]:
-    base = st.fixed_dictionaries({"x": num, "y": num})
+    base = st.one_of(st.fixed_dictionaries({"x": num, "y": num}),
+                     st.builds(lambda x, y: {"y": y, "x": x}, num, num))  # either key order
     if extra_keys:
         base = st.one_of(base, st.fixed_dictionaries({"x": num, "y": num, "id": st.integers(0, 3)}))
     return base
@@ -609,7 +628,10 @@ def geometry_keys(draw: st.DrawFn, kind: str) -> dict:
         return {"x": draw(num), "y": draw(num)}
     if kind == "cuboid":
         names = draw(st.permutations(scale.CUBOID_VERTICES))[: draw(st.integers(4, 6))]
-        return {"vertices": [{"description": n, "x": draw(num), "y": draw(num)} for n in names]}
+        vertices = [{"description": n, "x": draw(num), "y": draw(num)} for n in names]
+        if draw(st.booleans()):  # the key order of tasks.json's truck
+            vertices = [{"description": v["description"], "y": v["y"], "x": v["x"]} for v in vertices]
+        return {"vertices": vertices}
     n = {"polygon": (3, 8), "line": (1, 6), "ellipse": (4, 4)}[kind]
     return {"vertices": draw(st.lists(vertex(extra_keys=True), min_size=n[0], max_size=n[1]))}
 
@@ -657,6 +679,8 @@ def scale_task(draw: st.DrawFn, i: int) -> dict:
             response["annotations"] = draw(st.lists(scale_annotation(ttype == "annotation"), max_size=4))
         if draw(st.booleans()):
             response["global_attributes"] = {"night": draw(st.sampled_from(["yes", "no"]))}
+        if draw(st.booleans()):
+            response = dict(reversed(list(response.items())))
         t["response"] = response
     if draw(st.booleans()):
         t = dict(draw(st.permutations(list(t.items()))))
@@ -680,9 +704,9 @@ def scale_documents(draw: st.DrawFn) -> object:
 @given(scale_documents())
 def test_round_trip_generated_documents(doc):
     doc = json.loads(json.dumps(doc))
-    ds = scale.parse(doc)
+    ds = scale.parse(copy.deepcopy(doc))
     out = scale.emit(ds)
-    assert scale._same(out, doc)
+    assert json.dumps(out) == json.dumps(doc)  # key order too
     assert not list(VALIDATOR.iter_errors(out))
     assert scale.emit(scale.parse(json.loads(json.dumps(out)))) == out
 
@@ -892,3 +916,98 @@ def test_coco_to_scale(tmp_path):
     assert [m.sum() for m in masks] == [36, 9, 16]
     for m, index in zip(masks, (1, 2, 3)):
         assert np.array_equal(m, label_image == index)
+
+
+# --------------------------------------------------------------------------------------
+# box-only records, legacy callbacks, cuboid keypoint names, label names, mask PNG modes
+# --------------------------------------------------------------------------------------
+
+
+def test_box_only_records_become_boxes():
+    """COCO detection records (``segmentation: []``): the reader gives shape None and the
+    stored box; keypoints-only records add their points."""
+    anns = (Annotation(id=3, category_id=1, stored_bbox=Box.from_xywh(1, 2, 3, 4), area=12),
+            Annotation(id=4, category_id=1, stored_bbox=Box.from_xywh(0, 0, 5, 5),
+                       keypoints=Keypoints.from_coco([1, 1, 2, 0, 0, 0])),
+            Annotation(id=5, category_id=1))
+    ds = Dataset(categories=(Category(id=1, name="car"),),
+                 samples=(Sample(id="s", file_name="s.png", width=8, height=8, annotations=anns),))
+    report = ConversionReport()
+    [t] = scale.emit(ds, report)
+    assert t["response"]["annotations"] == [
+        {"uuid": "3", "type": "box", "label": "car", "left": 1, "top": 2, "width": 3, "height": 4},
+        {"uuid": "4", "type": "box", "label": "car", "left": 0, "top": 0, "width": 5, "height": 5},
+        {"uuid": "4:1", "type": "point", "label": "car", "x": 1, "y": 1},
+    ]
+    assert report.examples["field_dropped"] == ["sample 's' annotation 3 (iscrowd/area/bbox)"]  # the area
+    assert report.examples["shape_dropped"] == ["sample 's' annotation 5 (no geometry)"]
+    assert report.count("keypoints_dropped") == 1  # the unlabelled one
+
+
+def test_callback_without_task_reads_legacy_geometries_by_their_keys():
+    body = {"response": {"annotations": [
+        {"label": "sign", "vertices": [{"x": 1, "y": 1}, {"x": 5, "y": 1}, {"x": 3, "y": 4}]},
+        {"label": "car", "left": 1, "top": 2, "width": 3, "height": 4},
+        {"label": "hydrant", "x": 6.5, "y": 7}]},
+        "task_id": "t1", "metadata": {"width": 8, "height": 8}}
+    ds = scale.parse(copy.deepcopy(body))
+    assert [a.shape for a in ds.samples[0].annotations] == [
+        Polygon.from_rings([(1, 1), (5, 1), (3, 4)]), Box(x0=1, y0=2, x1=4, y1=6),
+        Keypoints(points=[[6.5, 7]], visibility=[2])]
+    assert json.dumps(scale.emit(ds)) == json.dumps(body)
+    # a task that states its legacy type still decides the geometry
+    with pytest.raises(ParseError) as info:
+        scale.parse({**body, "type": "annotation"}, "t.json")
+    assert str(info.value) == ("t.json: $.response.annotations[0]: a box needs left, top, width and "
+                               "height; got keys label, vertices")
+
+
+def test_cuboid_categories_get_keypoint_names_and_skeleton():
+    ds = annoconv.load(FIXTURES / "tasks.json")
+    truck = ds.category_by_name("truck")
+    assert truck.keypoint_names == scale.CUBOID_VERTICES
+    assert truck.skeleton == ((1, 3),)  # the face-top edge joins face-topleft and face-topright
+    assert ds.category_by_name("hydrant").keypoint_names is None  # single points: no names
+    # cuboids naming different vertices: no common list
+    cuboid = {"uuid": "c", "type": "cuboid", "label": "box",
+              "vertices": [{"description": d, "x": i, "y": i} for i, d in enumerate(scale.CUBOID_VERTICES[:4])]}
+    five = {**cuboid, "uuid": "d", "vertices": [*cuboid["vertices"], {"description": "side-topcorner", "x": 9, "y": 9}]}
+    assert scale.parse([task([cuboid, cuboid])]).categories[0].keypoint_names == scale.CUBOID_VERTICES[:4]
+    assert scale.parse([task([cuboid, five])]).categories[0].keypoint_names is None
+
+
+def test_cuboid_to_coco_keeps_vertex_names(tmp_path):
+    _needs_coco()
+    annoconv.convert(FIXTURES / "tasks.json", tmp_path / "c.json", "coco")
+    coco = json.loads((tmp_path / "c.json").read_text())
+    [truck] = [c for c in coco["categories"] if c["name"] == "truck"]
+    assert truck["keypoints"] == list(scale.CUBOID_VERTICES) and truck["skeleton"] == [[1, 3]]
+
+
+def test_categories_sharing_a_name_get_unique_labels():
+    cats = (Category(id=1, name="car", supercategory="vehicle"), Category(id=7, name="car", supercategory="toy"),
+            Category(id=8, name="car_7"))
+    anns = tuple(Annotation(id=c.id, category_id=c.id, shape=Box(x0=0, y0=0, x1=1, y1=1)) for c in cats)
+    ds = Dataset(categories=cats, samples=(Sample(id="s", file_name="s.png", width=4, height=4, annotations=anns),))
+    report = ConversionReport()
+    [t] = scale.emit(ds, report)
+    assert [a["label"] for a in t["response"]["annotations"]] == ["car", "car_7", "car_7_8"]
+    assert t["params"]["geometries"]["box"]["objects_to_annotate"] == ["car", "car_7", "car_7_8"]
+    assert report.examples["renamed"] == ["category 7 'car' -> 'car_7'", "category 8 'car_7' -> 'car_7_8'"]
+    back = scale.parse(json.loads(json.dumps([t])))
+    assert [c.name for c in back.categories] == ["car", "car_7", "car_7_8"]
+
+
+def test_grey_alpha_indexed_mask(tmp_path):
+    la = np.zeros((3, 4, 2), np.uint8)
+    la[1, 1:3] = (5, 255)
+    la[2, 0] = (7, 0)  # alpha ignored, as for extendedIndexedImage
+    Image.fromarray(la, "LA").save(tmp_path / "m1.png")
+    doc = {"task_id": "m1", "type": "segmentannotation", "status": "completed",
+           "response": {"labelMapping": {"road": {"index": 5}, "sky": {"index": 7}},
+                        "annotations": {"combined": {}}}}
+    [s] = scale.parse([doc], mask_dir=tmp_path).samples
+    assert (s.width, s.height) == (4, 3)
+    road, sky = s.annotations
+    assert [x.tolist() for x in road.shape.to_array().nonzero()] == [[1, 1], [1, 2]]
+    assert [x.tolist() for x in sky.shape.to_array().nonzero()] == [[2], [0]]
