@@ -28,6 +28,8 @@ __all__ = [
     "RLEError",
     "UnknownFormatError",
     "WriteError",
+    "describe",
+    "describe_value",
     "json_pointer",
 ]
 
@@ -113,6 +115,31 @@ class WriteError(AnnoconvError, OSError):
 
 class ConversionError(AnnoconvError, ValueError):
     """The data cannot be expressed in the target format (and no lossy fallback was allowed)."""
+
+
+def describe(value: object) -> str:
+    """The JSON type of a value, for "expected ..., got ..." messages.
+
+    >>> describe(None), describe([1]), describe("x"), describe(2.5)
+    ('null', 'an array', 'a string', 'a number')
+    """
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def describe_value(value: object) -> str:
+    """A value as a message shows it: numbers and short strings themselves, else the type.
+
+    >>> describe_value(3), describe_value("ok"), describe_value({"a": 1}), describe_value(True)
+    ('3', "'ok'", 'an object', 'a boolean')
+    """
+    if isinstance(value, bool) or value is None:
+        return describe(value)
+    if isinstance(value, (int, float)) or (isinstance(value, str) and len(value) <= 40):
+        return repr(value)
+    return describe(value)
 
 
 def json_pointer(*steps: str | int | Sequence[str | int]) -> str:

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .errors import RLEError
+from .errors import RLEError, describe
 
 __all__ = [
     "MAX_PIXELS",
@@ -635,7 +635,7 @@ def from_coco(obj: dict[str, Any], *, max_pixels: int | None = None) -> RLE:
     [5, 2, 1, 8, 1, 2, 5]
     """
     if not isinstance(obj, dict):
-        raise RLEError(message=f"expected an RLE object {{size, counts}}, got {_kind(obj)}")
+        raise RLEError(message=f"expected an RLE object {{size, counts}}, got {describe(obj)}")
     size = obj.get("size")
     if (
         not isinstance(size, (list, tuple))
@@ -650,20 +650,12 @@ def from_coco(obj: dict[str, Any], *, max_pixels: int | None = None) -> RLE:
     if isinstance(counts, (list, tuple, np.ndarray)):
         _check_size(h, w, max_pixels)
         return from_counts(counts, h, w, max_pixels=max_pixels)
-    raise RLEError(message=f"expected counts as a string or a list, got {_kind(counts)}")
+    raise RLEError(message=f"expected counts as a string or a list, got {describe(counts)}")
 
 
 def _dtype_name(arr: npt.NDArray[Any]) -> str:
     return {"f": "floats", "b": "booleans", "U": "strings", "O": "mixed values"}.get(
         arr.dtype.kind, str(arr.dtype)
-    )
-
-
-def _kind(v: object) -> str:
-    if v is None:
-        return "null"
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
-        type(v), type(v).__name__
     )
 
 

@@ -69,7 +69,7 @@ from msgspec import UNSET, Raw, UnsetType
 from .. import geometry
 from .. import rle as _rle
 from .._io import atomic_folder, atomic_write, load_json_bytes, read_png, write_png
-from ..errors import ConversionError, OptionError, ParseError, RLEError, json_pointer
+from ..errors import ConversionError, OptionError, ParseError, RLEError, describe, json_pointer
 from ..model import (
     Annotation,
     Box,
@@ -288,13 +288,6 @@ def _first_bad_slowly(joined: bytes) -> int | None:
     return None  # pragma: no cover - the fast check found a problem
 
 
-def _kind(v: Any) -> str:
-    if v is None:
-        return "null"
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-            int: "an integer", float: "a number"}.get(type(v), type(v).__name__)
-
-
 def _first_object_keys(data: bytes, key: bytes) -> list[str] | None:
     """Key order of the first element of the top-level array ``key`` (cheap: one regex
     search and a bounded parse), or None."""
@@ -315,13 +308,13 @@ def _first_object_keys(data: bytes, key: bytes) -> list[str] | None:
 def _category(c: Any, i: int, file: Any) -> Category:
     ptr = json_pointer("categories", i)
     if not isinstance(c, dict):
-        raise ParseError(file, ptr, f"expected an object, got {_kind(c)}")
+        raise ParseError(file, ptr, f"expected an object, got {describe(c)}")
     cid = c.get("id")
     if type(cid) is not int:
-        raise ParseError(file, ptr + ".id", f"expected an integer, got {_kind(cid)}")
+        raise ParseError(file, ptr + ".id", f"expected an integer, got {describe(cid)}")
     name = c.get("name", "")
     if not isinstance(name, str):
-        raise ParseError(file, ptr + ".name", f"expected a string, got {_kind(name)}")
+        raise ParseError(file, ptr + ".name", f"expected a string, got {describe(name)}")
     known = {"id", "name", "supercategory", "keypoints", "skeleton", "isthing", "color"}
     ns: dict[str, Any] = {k: v for k, v in c.items() if k not in known}
     ns["_keys"] = list(c)
@@ -365,9 +358,9 @@ def _check_kept(kept: dict[str, Any], file: Any, pointer: str) -> None:
     """Our own ``keep_extra`` key: z_index a number, track_id an int or a string."""
     z, track = kept.get("z_index"), kept.get("track_id")
     if z is not None and (type(z) not in (int, float)):
-        raise ParseError(file, pointer + ".z_index", f"expected a number, got {_kind(z)}")
+        raise ParseError(file, pointer + ".z_index", f"expected a number, got {describe(z)}")
     if track is not None and type(track) not in (int, str):
-        raise ParseError(file, pointer + ".track_id", f"expected an integer or a string, got {_kind(track)}")
+        raise ParseError(file, pointer + ".track_id", f"expected an integer or a string, got {describe(track)}")
 
 
 class _Parsed:
@@ -593,7 +586,7 @@ class _Records:
         ptr = json_pointer("annotations", i, "segmentation")
         obj = msgspec.json.decode(text)
         if not isinstance(obj, dict):
-            raise ParseError(self.file, ptr, f"expected a polygon list or an RLE object, got {_kind(obj)}")
+            raise ParseError(self.file, ptr, f"expected a polygon list or an RLE object, got {describe(obj)}")
         try:
             r = _rle.from_coco(obj)
         except RLEError as e:
@@ -1444,7 +1437,7 @@ def read_panoptic(
     p = Path(path)
     doc = load_json_bytes(_read_bytes(p), p)
     if not isinstance(doc, dict):
-        raise ParseError(p, "$", f"expected an object, got {_kind(doc)}")
+        raise ParseError(p, "$", f"expected an object, got {describe(doc)}")
     folder = Path(png_dir) if png_dir is not None else p.with_suffix("")
     categories = tuple(_category(c, i, p) for i, c in enumerate(doc.get("categories", [])))
     cat_ids = {c.id for c in categories}
@@ -1487,7 +1480,7 @@ def _panoptic_annotations(rec: dict[str, Any], i: int, folder: Path, size: tuple
     ptr = json_pointer("annotations", i)
     name = rec.get("file_name")
     if not isinstance(name, str):
-        raise ParseError(file, ptr + ".file_name", f"expected a string, got {_kind(name)}")
+        raise ParseError(file, ptr + ".file_name", f"expected a string, got {describe(name)}")
     png = folder / name
     if not png.is_file():
         raise ParseError(file, ptr + ".file_name", f"PNG {png} not found (pass png_dir= to name its folder)")
@@ -1524,7 +1517,7 @@ def _panoptic_annotations(rec: dict[str, Any], i: int, folder: Path, size: tuple
             raise ParseError(file, sp + ".bbox", "expected [x, y, width, height]: 4 numbers, "
                              "width and height >= 0")
         if area is not None and type(area) not in (int, float):
-            raise ParseError(file, sp + ".area", f"expected a number, got {_kind(area)}")
+            raise ParseError(file, sp + ".area", f"expected a number, got {describe(area)}")
         extra = {k2: v for k2, v in seg.items() if k2 not in ("id", "category_id", "area", "bbox", "iscrowd")}
         extra["_keys"] = list(seg)
         out.append(Annotation(

@@ -75,7 +75,7 @@ import numpy as np
 from .. import geometry
 from .. import rle as _rle
 from .._io import load_json_bytes, read_json, write_json
-from ..errors import ConversionError, ParseError, json_pointer
+from ..errors import ConversionError, ParseError, describe_value, json_pointer
 from ..model import (
     Annotation,
     AttributeSpec,
@@ -178,18 +178,6 @@ def format_color(rgba: tuple[int, int, int, int]) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def _kind(v: object) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "a boolean"
-    if isinstance(v, (int, float)):
-        return f"{v!r}"
-    if isinstance(v, str):
-        return repr(v) if len(v) <= 40 else "a string"
-    return {dict: "an object", list: "an array"}.get(type(v), type(v).__name__)
-
-
 def _is_num(v: object) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -207,12 +195,12 @@ class _Reader:
 
     def obj(self, v: object, path: tuple[Any, ...], what: str) -> dict[str, Any]:
         if not isinstance(v, dict):
-            raise self.error(path, f"expected {what} object, got {_kind(v)}")
+            raise self.error(path, f"expected {what} object, got {describe_value(v)}")
         return v
 
     def arr(self, v: object, path: tuple[Any, ...], what: str) -> list[Any]:
         if not isinstance(v, list):
-            raise self.error(path, f"expected {what}, got {_kind(v)}")
+            raise self.error(path, f"expected {what}, got {describe_value(v)}")
         return v
 
     def required(self, rec: dict[str, Any], key: str, path: tuple[Any, ...]) -> Any:
@@ -274,7 +262,7 @@ def parse(doc: Any, file: str | Path | None = None, *,
         c = r.obj(c, path, "a label class")
         name = r.required(c, "class_name", path)
         if not isinstance(name, str):
-            raise r.error((*path, "class_name"), f"expected a string, got {_kind(name)}")
+            raise r.error((*path, "class_name"), f"expected a string, got {describe_value(name)}")
         if name in by_name:
             raise r.error((*path, "class_name"), f"class name {name!r} appears more than once")
         cns = {k: v for k, v in c.items()
@@ -290,7 +278,7 @@ def parse(doc: Any, file: str | Path | None = None, *,
             names = c["attributes"]
             if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
                 raise r.error((*path, "attributes"),
-                              f"expected an array of attribute names, got {_kind(names)}")
+                              f"expected an array of attribute names, got {describe_value(names)}")
             class_attr_lists[i + 1] = names
         keypoint_names = skeleton = None
         schema = kp_of_class.get(c.get("class_id")) if isinstance(c.get("class_id"), str) else None
@@ -311,7 +299,7 @@ def parse(doc: Any, file: str | Path | None = None, *,
         atype = r.required(a, "type", path)
         values = a.get("values", [])
         if not isinstance(name, str):
-            raise r.error((*path, "name"), f"expected a string, got {_kind(name)}")
+            raise r.error((*path, "name"), f"expected a string, got {describe_value(name)}")
         r.arr(values, (*path, "values"), "an array of values")
         ans = {k: v for k, v in a.items() if k not in ("name", "type", "values")}
         r.keep_order(a, ATTRIBUTE_KEYS, ans)
@@ -382,12 +370,12 @@ def _parse_image(r: _Reader, img: Any, i: int, by_name: Mapping[str, int],
     img = r.obj(img, path, "an image")
     name = r.required(img, "image_name", path)
     if not isinstance(name, str):
-        raise r.error((*path, "image_name"), f"expected a string, got {_kind(name)}")
+        raise r.error((*path, "image_name"), f"expected a string, got {describe_value(name)}")
     size = []
     for key in ("width", "height"):
         v = r.required(img, key, path)
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-            raise r.error((*path, key), f"expected a non-negative integer, got {_kind(v)}")
+            raise r.error((*path, key), f"expected a non-negative integer, got {describe_value(v)}")
         size.append(v)
     width, height = size
     labels = r.arr(r.required(img, "labels", path), (*path, "labels"), "an array of labels")
@@ -396,12 +384,12 @@ def _parse_image(r: _Reader, img: Any, i: int, by_name: Mapping[str, int],
     r.keep_order(img, IMAGE_KEYS, ns)
     sid = img.get("image_id", i + 1)
     if not isinstance(sid, (str, int)) or isinstance(sid, bool):
-        raise r.error((*path, "image_id"), f"expected a string, got {_kind(sid)}")
+        raise r.error((*path, "image_id"), f"expected a string, got {describe_value(sid)}")
     if "image_id" in img and not isinstance(sid, str):
         ns["image_id"] = sid
     subset = img.get("dataset_name")
     if subset is not None and not isinstance(subset, str):
-        raise r.error((*path, "dataset_name"), f"expected a string, got {_kind(subset)}")
+        raise r.error((*path, "dataset_name"), f"expected a string, got {describe_value(subset)}")
     if "dataset_name" in img and subset is None:
         ns["dataset_name"] = None
     tags = img.get("tags")
@@ -410,7 +398,7 @@ def _parse_image(r: _Reader, img: Any, i: int, by_name: Mapping[str, int],
             ns["tags"] = None
         tags = []
     elif not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise r.error((*path, "tags"), f"expected an array of strings, got {_kind(tags)}")
+        raise r.error((*path, "tags"), f"expected an array of strings, got {describe_value(tags)}")
     status = None
     raw_status = img.get("image_status")
     if raw_status is not None:
@@ -430,7 +418,7 @@ def _parse_box(r: _Reader, v: Any, path: tuple[Any, ...]) -> Box | None:
     if v is None:
         return None
     if not (isinstance(v, list) and len(v) == 4 and all(_is_num(x) for x in v)):
-        raise r.error(path, f"expected bbox [x_min, y_min, x_max, y_max], got {_kind(v)}")
+        raise r.error(path, f"expected bbox [x_min, y_min, x_max, y_max], got {describe_value(v)}")
     if v[2] < v[0] or v[3] < v[1]:
         raise r.error(path, f"expected bbox [x_min, y_min, x_max, y_max] with x_min <= x_max "
                             f"and y_min <= y_max, got {v}")
@@ -462,15 +450,15 @@ def _parse_label(r: _Reader, lab: Any, path: tuple[Any, ...], by_name: Mapping[s
     cat_id = by_name.get(cname) if isinstance(cname, str) else None
     if cat_id is None:
         raise r.error((*path, "class_name"),
-                      f"expected the class_name of a label class, got {_kind(cname)}")
+                      f"expected the class_name of a label class, got {describe_value(cname)}")
     ann_id = lab.get(id_key)
     if ann_id is not None and (not isinstance(ann_id, (str, int)) or isinstance(ann_id, bool)):
-        raise r.error((*path, id_key), f"expected a string, got {_kind(ann_id)}")
+        raise r.error((*path, id_key), f"expected a string, got {describe_value(ann_id)}")
     if (ann_id is None and id_key in lab) or (ann_id is not None and not isinstance(ann_id, str)):
         ns[id_key] = ann_id
     z = lab.get("z_index")
     if z is not None and not _is_num(z):
-        raise r.error((*path, "z_index"), f"expected a number, got {_kind(z)}")
+        raise r.error((*path, "z_index"), f"expected a number, got {describe_value(z)}")
     if z is None and "z_index" in lab:
         ns["z_index"] = None
     attrs = lab.get("attributes")
@@ -479,19 +467,19 @@ def _parse_label(r: _Reader, lab: Any, path: tuple[Any, ...], by_name: Mapping[s
             ns["attributes"] = None
         attrs = {}
     elif not isinstance(attrs, dict):
-        raise r.error((*path, "attributes"), f"expected an object, got {_kind(attrs)}")
+        raise r.error((*path, "attributes"), f"expected an object, got {describe_value(attrs)}")
 
     bbox = _parse_box(r, lab.get("bbox"), (*path, "bbox"))
     raw_poly = lab.get("polygon")
     if raw_poly is not None and not isinstance(raw_poly, list):
-        raise r.error((*path, "polygon"), f"expected polygon [[x, y], ...], got {_kind(raw_poly)}")
+        raise r.error((*path, "polygon"), f"expected polygon [[x, y], ...], got {describe_value(raw_poly)}")
     raw_mask = lab.get("mask")
     if raw_mask is not None and not isinstance(raw_mask, list):
         raise r.error((*path, "mask"), f"expected a list of (start, length) pairs, got "
-                                       f"{_kind(raw_mask)}")
+                                       f"{describe_value(raw_mask)}")
     raw_kps = lab.get("keypoints")
     if raw_kps is not None and not isinstance(raw_kps, list):
-        raise r.error((*path, "keypoints"), f"expected an array of keypoints, got {_kind(raw_kps)}")
+        raise r.error((*path, "keypoints"), f"expected an array of keypoints, got {describe_value(raw_kps)}")
 
     shape: Any = None
     stored: Box | None = None
@@ -545,7 +533,7 @@ def _parse_mask(r: _Reader, raw: list[Any], bbox: Any, path: tuple[Any, ...],
                                        f"(width x height) image, got {bbox}")
     if not set(map(type, raw)) <= {int}:  # a C loop: masks hold thousands of values
         bad = next(v for v in raw if type(v) is not int)
-        raise r.error((*path, "mask"), f"expected integer (start, length) pairs, got {_kind(bad)}")
+        raise r.error((*path, "mask"), f"expected integer (start, length) pairs, got {describe_value(bad)}")
     try:
         return _rle.from_hasty(raw, bbox, height, width)
     except ParseError as e:
@@ -581,10 +569,10 @@ def _parse_keypoints(r: _Reader, raw: list[Any], path: tuple[Any, ...],
         kp = r.obj(kp, (*path, k), "a keypoint")
         for key in ("x", "y"):
             if not _is_num(kp.get(key)):
-                raise r.error((*path, k, key), f"expected a number, got {_kind(kp.get(key))}")
+                raise r.error((*path, k, key), f"expected a number, got {describe_value(kp.get(key))}")
         visible = kp.get("visible", True)
         if not isinstance(visible, bool):
-            raise r.error((*path, k, "visible"), f"expected a boolean, got {_kind(visible)}")
+            raise r.error((*path, k, "visible"), f"expected a boolean, got {describe_value(visible)}")
         pts.append((kp["x"], kp["y"]))
         vis.append(2 if visible else 1)
         kc = kp.get("keypoint_class_id")

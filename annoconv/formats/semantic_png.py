@@ -67,7 +67,14 @@ import numpy.typing as npt
 from .. import geometry
 from .. import rle as _rle
 from .._io import atomic_folder, map_parallel, read_json, read_png, write_json
-from ..errors import ConversionError, OptionError, ParseError, WriteError, json_pointer
+from ..errors import (
+    ConversionError,
+    OptionError,
+    ParseError,
+    WriteError,
+    describe_value,
+    json_pointer,
+)
 from ..model import Annotation, Box, Category, Dataset, Ellipse, Keypoints, Mask, Polygon, Sample
 from ..registry import FormatSpec
 from ..report import ConversionReport
@@ -497,23 +504,23 @@ def parse_classes(doc: Any, file: str | Path | None = None) -> list[Category]:
     ('Deep water', 'stuff', (31, 120, 180, 77), 1)
     """
     if not isinstance(doc, list):
-        raise ParseError(file, "$", f"expected an array of label classes, got {_kind(doc)}")
+        raise ParseError(file, "$", f"expected an array of label classes, got {describe_value(doc)}")
     cats: list[Category] = []
     seen: dict[int, str] = {}
     for i, c in enumerate(doc):
         ptr = json_pointer(i)
         if not isinstance(c, dict):
-            raise ParseError(file, ptr, f"expected a label class object, got {_kind(c)}")
+            raise ParseError(file, ptr, f"expected a label class object, got {describe_value(c)}")
         name_key = "name" if "name" in c or "class_name" not in c else "class_name"
         type_key = "type" if "type" in c or "class_type" not in c else "class_type"
         name = c.get(name_key)
         if not isinstance(name, str):
             raise ParseError(file, json_pointer(i, name_key),
-                             f"expected a class name string, got {_kind(name)}")
+                             f"expected a class name string, got {describe_value(name)}")
         idx = c.get("png_index")
         if not isinstance(idx, int) or isinstance(idx, bool) or not 0 < idx < 65536:
             raise ParseError(file, json_pointer(i, "png_index"),
-                             f"expected an integer 1..65535, got {_kind(idx)}")
+                             f"expected an integer 1..65535, got {describe_value(idx)}")
         if idx in seen:
             raise ParseError(file, json_pointer(i, "png_index"),
                              f"png_index {idx} is already the index of class {seen[idx]!r}")
@@ -530,16 +537,6 @@ def parse_classes(doc: Any, file: str | Path | None = None) -> list[Category]:
                              kind="stuff" if ctype == "background" else "thing",
                              extra={NS: ns}))
     return cats
-
-
-def _kind(v: object) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "a boolean"
-    if isinstance(v, (int, float, str)):
-        return repr(v)
-    return {dict: "an object", list: "an array"}.get(type(v), type(v).__name__)
 
 
 def read(path: str | Path, *, report: ConversionReport | None = None,
@@ -701,28 +698,28 @@ def parse_class_map(doc: Any, file: str | Path | None = None) -> tuple[list[Cate
     ('car', (31, 120, 180, 255), 1, 0)
     """
     if not isinstance(doc, dict):
-        raise ParseError(file, "$", f"expected a class map object, got {_kind(doc)}")
+        raise ParseError(file, "$", f"expected a class map object, got {describe_value(doc)}")
     bg = doc.get("background", 0)
     if not isinstance(bg, int) or isinstance(bg, bool) or not 0 <= bg < 65536:
         raise ParseError(file, json_pointer("background"),
-                         f"expected an integer 0..65535, got {_kind(bg)}")
+                         f"expected an integer 0..65535, got {describe_value(bg)}")
     classes = doc.get("classes")
     if not isinstance(classes, list):
         raise ParseError(file, json_pointer("classes"),
-                         f"expected an array of classes, got {_kind(classes)}")
+                         f"expected an array of classes, got {describe_value(classes)}")
     cats: list[Category] = []
     seen: dict[int, str] = {}
     for i, c in enumerate(classes):
         if not isinstance(c, dict):
             raise ParseError(file, json_pointer("classes", i),
-                             f"expected a class object, got {_kind(c)}")
+                             f"expected a class object, got {describe_value(c)}")
         name, idx, color = c.get("name"), c.get("index"), c.get("color")
         if not isinstance(name, str):
             raise ParseError(file, json_pointer("classes", i, "name"),
-                             f"expected a string, got {_kind(name)}")
+                             f"expected a string, got {describe_value(name)}")
         if not isinstance(idx, int) or isinstance(idx, bool) or not 0 <= idx < 65536:
             raise ParseError(file, json_pointer("classes", i, "index"),
-                             f"expected an integer 0..65535, got {_kind(idx)}")
+                             f"expected an integer 0..65535, got {describe_value(idx)}")
         if idx == bg or idx in seen:
             other = "the background value" if idx == bg else f"the index of {seen[idx]!r}"
             raise ParseError(file, json_pointer("classes", i, "index"),
