@@ -531,8 +531,6 @@ def decode_batch(rles: Sequence[RLE]) -> npt.NDArray[np.bool_]:
 # --------------------------------------------------------------------------------------
 
 _GROUP_SHIFTS = np.arange(0, 35, 5, dtype=_I64)  # 7 groups hold any 35-bit signed value
-# k groups hold v when -2^(5k-1) <= v < 2^(5k-1): the limits of |v| for k = 1..6.
-_GROUP_LIMITS = np.array([2 ** (5 * k - 1) for k in range(1, 7)], _I64)
 
 
 def to_string(counts: npt.ArrayLike) -> str:
@@ -548,7 +546,9 @@ def to_string(counts: npt.ArrayLike) -> str:
     if c.size > 3:
         v[3:] -= c[1:-2]
     # groups per value: the smallest k with -2^(5k-1) <= v < 2^(5k-1)
-    ngroups = np.searchsorted(_GROUP_LIMITS, np.where(v < 0, ~v, v), side="right") + 1
+    # (|v| as bits needed besides the sign: ~v for negatives; frexp's exponent is the bit
+    # length, exact below 2^53)
+    ngroups = np.frexp(np.where(v < 0, ~v, v))[1] // 5 + 1
     level = np.arange(int(ngroups.max()))[:, None]
     # one row per group level (long inner loops), then read out value by value
     groups = (v >> _GROUP_SHIFTS[: level.size, None]) & 0x1F
