@@ -1,6 +1,6 @@
 """FastLabel -> COCO: annoconv against the FastLabel SDK's own ``converters.to_coco``.
 
-Run: ``/tmp/venv/bin/python benchmarks/bench_fastlabel.py [--tasks 10000] [--seed 0]``
+Run: ``python benchmarks/bench_fastlabel.py [--tasks 10000] [--seed 0]``
 
 Generates seeded FastLabel image tasks (640x480) shaped like real exports: each task has two
 segmentations traced from blob masks on pixel edges (FastLabel's own mask tool output: integer

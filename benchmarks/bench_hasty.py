@@ -1,6 +1,6 @@
 """Hasty json_v1.1 benchmark: load, convert to COCO and to semantic PNG; the mask codec.
 
-Run: ``/tmp/venv/bin/python benchmarks/bench_hasty.py [--images 10000] [--workers 2]``
+Run: ``python benchmarks/bench_hasty.py [--images 10000] [--workers 2]``
 
 Generates a seeded Hasty export (640x480 images; per image 3 blob masks, one 40-vertex
 polygon, one box, over 5 classes), then times, in one process:

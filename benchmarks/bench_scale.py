@@ -1,6 +1,6 @@
 """Benchmark: Scale task JSON through annoconv against plain-Python references.
 
-Run: ``/tmp/venv/bin/python benchmarks/bench_scale.py [--tasks N] [--masks N]``.
+Run: ``python benchmarks/bench_scale.py [--tasks N] [--masks N]``.
 
 Data (seeded): ``--tasks`` imageannotation tasks of 640x480 images, each with 24 objects
 (10 boxes, 4 rotated boxes with vertices, 6 polygons of 40-160 vertices, 2 lines, 2 points),

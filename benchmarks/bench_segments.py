@@ -1,6 +1,6 @@
 """Segments.ai bitmap benchmark: label PNG -> one COCO RLE per instance, annoconv vs the SDK.
 
-Run: ``/tmp/venv/bin/python benchmarks/bench_segments.py [--full] [--samples N] [--workers 2]``
+Run: ``python benchmarks/bench_segments.py [--full] [--samples N] [--workers 2]``
 
 Generates a seeded segmentation-bitmap release (default 60 samples, ``--full``: 2000) of
 1920x1080 RGBA id PNGs with 20 instances each (star-shaped blobs 40-500 px a side that overlap,
