@@ -137,8 +137,10 @@ def _record_type(kind: str, order: tuple[str, ...]) -> type:
     fields = _IMAGE_FIELDS if kind == "image" else _ANN_FIELDS
     names = [k for k in order if k in fields] + [k for k in fields if k not in order]
     spec = [(n, fields[n]) if n in _REQUIRED else (n, fields[n], UNSET) for n in names]
+    # gc=False: records of decoded JSON cannot form reference cycles, and 100k tracked
+    # objects would make the cyclic collector re-walk them while the file is decoded
     return msgspec.defstruct(f"_{kind}_{len(order)}", spec, kw_only=True,
-                             forbid_unknown_fields=True)
+                             forbid_unknown_fields=True, gc=False)
 
 
 def _doc_type(image_type: type, ann_type: type) -> type:
