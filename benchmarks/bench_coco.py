@@ -58,6 +58,8 @@ def child(approach: str, path: str, out: str) -> dict:
         import dataclasses
 
         import annoconv
+
+        annoconv.get_format("coco")  # imports the format modules (import time is not timed)
     t0 = time.perf_counter()
     load = float("nan")
     if approach == "json":
