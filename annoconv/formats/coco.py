@@ -512,8 +512,7 @@ class _Records:
         self.masks: dict[int, Mask] = {}
         self.rle_notes: dict[int, dict[str, Any]] = {}
         self.skipped: list[int] = []
-        self._polygons: list[int] = []
-        polygons = self._polygons
+        polygons: list[int] = []  # annotations with polygon text, checked in one batch below
         masks_at = self._check_rle
         for i, a in enumerate(anns):  # once per annotation: kept lean
             j = index.get(a.image_id)
@@ -537,7 +536,7 @@ class _Records:
                 view = memoryview(seg)  # no copy of the text
                 if view[0] == 91:  # "["
                     if len(view) != 2:  # not "[]"
-                        polygons.append(i)  # checked in one batch below
+                        polygons.append(i)
                 else:
                     masks_at(bytes(seg), i, self.sizes[j])
             if a.annoconv is not UNSET:
@@ -565,10 +564,8 @@ class _Records:
             self.salvaged[bad] = Polygon.from_coco(kept_parts) if kept_parts else None
             if report is not None:
                 report.add("invalid_part_dropped", dropped, where=ptr)
-        del self._polygons
         self.per_image = per_image
         kept_order = [i for js in per_image for i in js]
-        self.file_order_is_image_order = kept_order == sorted(kept_order)
         info: dict[str, Any] = {}
         if doc.info is not UNSET:
             info["info"] = doc.info
@@ -578,7 +575,7 @@ class _Records:
             info["top"] = doc.top_unknown
         info["_keys"] = {"top": _top_keys(data, doc.top_unknown),
                          "images": list(img_keys), "annotations": list(ann_keys)}
-        if not self.file_order_is_image_order:
+        if kept_order != sorted(kept_order):  # the file does not list annotations image by image
             info["annotation_order"] = [anns[i].id for i in sorted(kept_order)]
         self.info = {NS: info}
 
