@@ -36,6 +36,7 @@ __all__ = [
     "load_json_bytes",
     "read_json",
     "read_png",
+    "validate_schema",
     "write_json",
     "write_png",
 ]
@@ -206,6 +207,26 @@ def read_json(path: str | Path) -> Any:
     except OSError as e:
         raise ParseError(p, None, f"cannot read: {e.strerror or e}") from None
     return load_json_bytes(data, p)
+
+
+def validate_schema(doc: Any, name: str, file: str | Path | None, *, prefix: str = "") -> None:
+    """Check a parsed document against ``schemas/<name>`` (shipped inside the package, or
+    the repository's folder when run from a checkout); the best-matching error becomes a
+    located ParseError whose message starts with ``prefix``."""
+    import jsonschema
+
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "schemas" / name, here.parent / "schemas" / name):
+        if candidate.is_file():
+            break
+    else:  # pragma: no cover - both the wheel and the checkout carry schemas/
+        raise FileNotFoundError(f"schema {name} not found")
+    validator = jsonschema.Draft202012Validator(json.loads(candidate.read_text()))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    if error is not None:
+        from .errors import json_pointer
+
+        raise ParseError(file, json_pointer(*error.absolute_path), prefix + error.message)
 
 
 def _default(o: Any) -> Any:

@@ -68,7 +68,7 @@ from msgspec import UNSET, Raw, UnsetType
 
 from .. import geometry
 from .. import rle as _rle
-from .._io import atomic_folder, atomic_write, load_json_bytes, read_png, write_png
+from .._io import atomic_folder, atomic_write, load_json_bytes, read_png, validate_schema, write_png
 from ..errors import ConversionError, OptionError, ParseError, RLEError, describe, json_pointer
 from ..model import (
     Annotation,
@@ -804,7 +804,7 @@ def read(
     p = Path(path)
     data = _read_bytes(p)
     if validate:
-        _validate_schema(data, p)
+        validate_schema(load_json_bytes(data, p), "coco_instances.schema.json", p)
     return parse(data, p, report=report, strict=strict)
 
 
@@ -823,25 +823,6 @@ def _read_bytes(p: Path) -> bytes:
         raise ParseError(p, None, "file not found") from None
     except IsADirectoryError:
         raise ParseError(p, None, "expected a JSON file, got a folder") from None
-
-
-def _schema(name: str) -> Any:
-    here = Path(__file__).resolve().parent.parent
-    for cand in (here / "schemas" / name, here.parent / "schemas" / name):
-        if cand.is_file():
-            return json.loads(cand.read_text())
-    raise FileNotFoundError(f"schema {name} not found")  # pragma: no cover
-
-
-def _validate_schema(data: bytes, file: Any, name: str = "coco_instances.schema.json") -> None:
-    import jsonschema
-
-    doc = load_json_bytes(data, file)
-    validator = jsonschema.Draft202012Validator(_schema(name))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
-    if error is not None:
-        ptr = json_pointer(*error.absolute_path)
-        raise ParseError(file, ptr, error.message)
 
 
 # --------------------------------------------------------------------------------------

@@ -102,7 +102,7 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 
 from .. import rle as _rle
-from .._io import read_json, read_png, write_json
+from .._io import read_json, read_png, validate_schema, write_json
 from ..errors import ConversionError, ParseError, json_pointer
 from ..geometry import mask_to_polygon
 from ..model import (
@@ -943,28 +943,9 @@ def read(
     """Read a Scale task JSON file (see :func:`parse` for the options)."""
     doc = read_json(path)
     if validate:
-        _validate(doc, path)
+        validate_schema(doc, "scale.json", path, prefix="schema: ")
     return parse(doc, path, report=report, image_dir=image_dir, mask_dir=mask_dir,
                  allow_missing_size=allow_missing_size)
-
-
-def _schema_path() -> Path:
-    here = Path(__file__).resolve().parent.parent
-    for p in (here / "schemas" / "scale.json", here.parent / "schemas" / "scale.json"):
-        if p.is_file():
-            return p
-    raise FileNotFoundError("schemas/scale.json not found")
-
-
-def _validate(doc: Any, file: str | Path | None) -> None:
-    """Check ``doc`` against schemas/scale.json; the first error is a located ParseError."""
-    import jsonschema
-
-    schema = read_json(_schema_path())
-    validator = jsonschema.Draft202012Validator(schema)
-    err = jsonschema.exceptions.best_match(validator.iter_errors(doc))
-    if err is not None:
-        raise ParseError(file, json_pointer(*err.absolute_path), f"schema: {err.message}")
 
 
 # --------------------------------------------------------------------------------------
