@@ -270,6 +270,27 @@ def write_bytes(path: str | Path, data: bytes) -> None:
         f.write(data)
 
 
+def rgb_to_ids(rgb: npt.NDArray[Any]) -> npt.NDArray[np.uint32]:
+    """Ids of an id image, ``R + 256 G + 65536 B`` (COCO panoptic, Segments bitmaps, Scale
+    extended indexed masks), from an (..., 3) or (..., 4) uint8 array; alpha is ignored.
+
+    >>> rgb_to_ids(np.array([[1, 2, 3], [255, 255, 255]], np.uint8)).tolist()
+    [197121, 16777215]
+    """
+    c = rgb[..., :3].astype(np.uint32)
+    return c[..., 0] | (c[..., 1] << 8) | (c[..., 2] << 16)
+
+
+def ids_to_rgb(ids: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
+    """The (..., 3) uint8 RGB image of ids below 2^24 (the inverse of :func:`rgb_to_ids`).
+
+    >>> ids_to_rgb(np.array([197121])).tolist()
+    [[1, 2, 3]]
+    """
+    i = ids.astype(np.uint32)
+    return np.stack([i & 0xFF, (i >> 8) & 0xFF, (i >> 16) & 0xFF], axis=-1).astype(np.uint8)
+
+
 def read_png(path: str | Path) -> tuple[npt.NDArray[Any], str, list[int] | None]:
     """A PNG (or any image Pillow reads) as ``(array, mode, palette)``; the palette is a
     flat RGB list for mode ``"P"`` images, else None. Errors are located ParseErrors."""

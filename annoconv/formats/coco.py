@@ -68,7 +68,16 @@ from msgspec import UNSET, Raw, UnsetType
 
 from .. import geometry
 from .. import rle as _rle
-from .._io import atomic_folder, atomic_write, load_json_bytes, read_png, validate_schema, write_png
+from .._io import (
+    atomic_folder,
+    atomic_write,
+    ids_to_rgb,
+    load_json_bytes,
+    read_png,
+    rgb_to_ids,
+    validate_schema,
+    write_png,
+)
 from ..errors import ConversionError, OptionError, ParseError, RLEError, describe, json_pointer
 from ..model import (
     Annotation,
@@ -1381,25 +1390,12 @@ def sniff(path: Path, head: bytes) -> int:
 # --------------------------------------------------------------------------------------
 
 
-def _rgb_to_id(rgb: np.ndarray) -> np.ndarray:
-    rgb = rgb.astype(np.uint32)
-    return rgb[..., 0] + (rgb[..., 1] << 8) + (rgb[..., 2] << 16)
-
-
-def _id_to_rgb(ids: np.ndarray) -> np.ndarray:
-    ids = ids.astype(np.uint32)
-    return np.stack([ids & 0xFF, (ids >> 8) & 0xFF, (ids >> 16) & 0xFF], axis=-1).astype(np.uint8)
-
-
 def _panoptic_png_array(path: Path) -> np.ndarray:
     arr, mode, palette = read_png(path)
-    if mode == "RGB":
-        return _rgb_to_id(arr)
-    if mode == "RGBA":
-        return _rgb_to_id(arr[..., :3])
+    if mode in ("RGB", "RGBA"):
+        return rgb_to_ids(arr)
     if mode == "P" and palette is not None:
-        pal = np.array(palette, np.uint8).reshape(-1, 3)
-        return _rgb_to_id(pal[arr])
+        return rgb_to_ids(np.array(palette, np.uint8).reshape(-1, 3))[arr]
     if mode in ("L", "I;16", "I"):
         return arr.astype(np.uint32)
     raise ParseError(path, None, f"expected an RGB panoptic PNG, got mode {mode}")
@@ -1528,7 +1524,7 @@ def _panoptic_record(args: tuple[Sample, int, str, list[tuple[int, int, Any, Ann
     img, hidden = geometry.paint(painted, [segs[k][0] for k in order], h, w)  # type: ignore[arg-type]
     notes: list[tuple[str, Any]] = []
     hid = dict(zip(order, hidden, strict=True))
-    write_png(folder / png_name, _id_to_rgb(img), compress_level=compress_level)
+    write_png(folder / png_name, ids_to_rgb(img), compress_level=compress_level)
     infos = []
     labels = _rle.encode_labels(img)
     for k, (sid, cid, _, a) in enumerate(segs):

@@ -102,7 +102,7 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 
 from .. import rle as _rle
-from .._io import read_json, read_png, validate_schema, write_json
+from .._io import read_json, read_png, rgb_to_ids, validate_schema, write_json
 from ..errors import ConversionError, ParseError, json_pointer
 from ..geometry import mask_to_polygon
 from ..model import (
@@ -757,8 +757,7 @@ def _mask_indices(arr: np.ndarray, mode: str, path: Path) -> np.ndarray:
     if arr.ndim == 3 and mode == "LA":
         return arr[..., 0]
     if arr.ndim == 3 and mode in ("RGB", "RGBA"):
-        a32 = arr.astype(np.uint32)
-        return a32[..., 0] | (a32[..., 1] << 8) | (a32[..., 2] << 16)
+        return rgb_to_ids(arr)
     raise ParseError(path, None, f"mask mode {mode} is not an indexed image (expected L, P, "
                                  "I;16, I, 1, LA, RGB or RGBA)")
 

@@ -114,7 +114,7 @@ import numpy.typing as npt
 
 from .. import geometry
 from .. import rle as _rle
-from .._io import atomic_folder, dump_json_bytes, map_parallel, read_json
+from .._io import atomic_folder, dump_json_bytes, map_parallel, read_json, rgb_to_ids
 from ..errors import ConversionError, OptionError, ParseError, json_pointer
 from ..model import (
     Annotation,
@@ -245,14 +245,12 @@ def decode_bitmap(
                 ids = rgba.view(np.dtype("<u4"))[..., 0]
                 ids &= np.uint32(0xFFFFFF)
             elif mode == "RGB":
-                rgb = np.asarray(im, dtype=np.uint8).astype(np.uint32)
-                ids = rgb[..., 0] | (rgb[..., 1] << 8) | (rgb[..., 2] << 16)
+                ids = rgb_to_ids(np.asarray(im, dtype=np.uint8))
             elif mode == "P":
-                pal = np.zeros((256, 3), np.uint32)
-                flat = np.asarray(im.getpalette() or [], np.uint32).reshape(-1, 3)[:256]
+                pal = np.zeros((256, 3), np.uint8)
+                flat = np.asarray(im.getpalette() or [], np.uint8).reshape(-1, 3)[:256]
                 pal[: len(flat)] = flat
-                lut = pal[:, 0] | (pal[:, 1] << 8) | (pal[:, 2] << 16)
-                ids = lut[np.asarray(im, dtype=np.uint8)]
+                ids = rgb_to_ids(pal)[np.asarray(im, dtype=np.uint8)]
             else:
                 raise ParseError(file, None, (
                     f"PNG mode {mode}: expected an RGBA (or RGB / palette) PNG holding "
