@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -120,6 +121,36 @@ def _span(lo: Number, hi: Number) -> Number:
         if lo + r == hi:
             return r
     return d
+
+
+_HEX_COLOR = re.compile(r"#([0-9a-fA-F]{6})([0-9a-fA-F]{2})?")
+
+
+def rgba_from_hex(text: object, *, alpha: bool = True) -> tuple[int, int, int, int] | None:
+    """``"#RRGGBB"`` (or ``"#RRGGBBAA"`` when ``alpha``) as an RGBA tuple, alpha 255 when
+    absent; None for anything else.
+
+    >>> rgba_from_hex("#1f78b44d"), rgba_from_hex("#6A3D9A"), rgba_from_hex("red")
+    ((31, 120, 180, 77), (106, 61, 154, 255), None)
+    >>> rgba_from_hex("#1f78b44d", alpha=False) is None
+    True
+    """
+    if not isinstance(text, str):
+        return None
+    m = _HEX_COLOR.fullmatch(text)
+    if m is None or (m.group(2) and not alpha):
+        return None
+    rgb, a = m.group(1), m.group(2) or "ff"
+    return (int(rgb[0:2], 16), int(rgb[2:4], 16), int(rgb[4:6], 16), int(a, 16))
+
+
+def rgba_to_hex(rgba: Sequence[int], *, alpha: bool = True) -> str:
+    """Lower-case ``"#rrggbbaa"`` (``"#rrggbb"`` without ``alpha``).
+
+    >>> rgba_to_hex((31, 120, 180, 77)), rgba_to_hex((31, 120, 180, 77), alpha=False)
+    ('#1f78b44d', '#1f78b4')
+    """
+    return "#" + "".join(f"{v:02x}" for v in (rgba if alpha else rgba[:3]))
 
 
 def _array_eq(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> bool:

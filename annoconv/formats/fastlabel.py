@@ -120,6 +120,8 @@ from ..model import (
     Sample,
     Shape,
     Status,
+    rgba_from_hex,
+    rgba_to_hex,
 )
 from ..registry import FormatSpec
 from ..report import ConversionReport
@@ -243,16 +245,6 @@ def _num_kind(values: list[Any]) -> str:
 
 def _is_number(v: Any) -> bool:
     return type(v) in (int, float)
-
-
-def _hex_to_rgba(color: Any) -> tuple[int, int, int, int] | None:
-    if isinstance(color, str) and re.fullmatch(r"#[0-9a-fA-F]{6}", color):
-        return (int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16), 255)
-    return None
-
-
-def _rgba_to_hex(rgba: tuple[int, ...]) -> str:
-    return "#{:02x}{:02x}{:02x}".format(*rgba[:3])
 
 
 def map_status(value: Any) -> Status | None:
@@ -695,10 +687,10 @@ class _Cat:
     @property
     def color_hex(self) -> str:
         raw = self.meta.get("color")
-        if raw is not None and _hex_to_rgba(raw) == self.color:
+        if raw is not None and rgba_from_hex(raw, alpha=False) == self.color:
             return raw
         if self.color is not None:
-            return _rgba_to_hex(self.color)
+            return rgba_to_hex(self.color, alpha=False)
         return _PALETTE[self.index % len(_PALETTE)]
 
 
@@ -831,7 +823,7 @@ class _Reader:
             meta["title"] = ann["title"]
         if "color" not in meta and "color" in ann:
             meta["color"] = ann["color"]
-            cat.color = _hex_to_rgba(ann["color"])
+            cat.color = rgba_from_hex(ann["color"], alpha=False)
         return cat
 
     def attrs(self, raw: Any, path: tuple[Any, ...], scope: str, cat_id: int | None) -> dict[str, Any]:

@@ -89,6 +89,8 @@ from ..model import (
     Polyline,
     Sample,
     Status,
+    rgba_from_hex,
+    rgba_to_hex,
 )
 from ..registry import FormatSpec
 from ..report import ConversionReport
@@ -142,35 +144,9 @@ UUID_NAMESPACE = uuid.UUID("5b0b7a39-0c39-4c38-9d0e-6a6e6e6f636f")
 PALETTE = ("#a6cee3", "#1f78b4", "#b2df8a", "#33a02c", "#fb9a99", "#e31a1c", "#fdbf6f",
            "#ff7f00", "#cab2d6", "#6a3d9a", "#ffff99", "#b15928")
 
-_HEX = re.compile(r"#([0-9a-fA-F]{6})([0-9a-fA-F]{2})?")
-
 
 def _uuid(*parts: object) -> str:
     return str(uuid.uuid5(UUID_NAMESPACE, ":".join(str(p) for p in parts)))
-
-
-def parse_color(text: object) -> tuple[int, int, int, int] | None:
-    """``"#RRGGBB[AA]"`` as RGBA (alpha 255 when absent); None for anything else.
-
-    >>> parse_color("#1f78b44d"), parse_color("#6A3D9A"), parse_color("red")
-    ((31, 120, 180, 77), (106, 61, 154, 255), None)
-    """
-    if not isinstance(text, str):
-        return None
-    m = _HEX.fullmatch(text)
-    if m is None:
-        return None
-    rgb, a = m.group(1), m.group(2) or "ff"
-    return (int(rgb[0:2], 16), int(rgb[2:4], 16), int(rgb[4:6], 16), int(a, 16))
-
-
-def format_color(rgba: tuple[int, int, int, int]) -> str:
-    """RGBA as Hasty's lower-case ``"#rrggbbaa"``.
-
-    >>> format_color((31, 120, 180, 77))
-    '#1f78b44d'
-    """
-    return "#" + "".join(f"{v:02x}" for v in rgba)
 
 
 # --------------------------------------------------------------------------------------
@@ -271,8 +247,8 @@ def parse(doc: Any, file: str | Path | None = None, *,
         ctype = c.get("class_type", "object")
         if ctype not in ("object", "background"):
             cns["class_type"] = ctype
-        color = parse_color(c.get("color"))
-        if "color" in c and (color is None or format_color(color) != c["color"]):
+        color = rgba_from_hex(c.get("color"))
+        if "color" in c and (color is None or rgba_to_hex(color) != c["color"]):
             cns["color"] = c["color"]
         if "attributes" in c:
             names = c["attributes"]
@@ -805,8 +781,8 @@ def _emit_class(w: _Writer, i: int, c: Category, plan: list[_AttrOut]) -> dict[s
     ctype = "object" if c.kind == "thing" else "background"
     if "class_type" in ns and c.kind == "thing":
         ctype = ns["class_type"]
-    color = format_color(c.color) if c.color else PALETTE[i % len(PALETTE)] + "ff"
-    if "color" in ns and parse_color(ns["color"]) == c.color:
+    color = rgba_to_hex(c.color) if c.color else PALETTE[i % len(PALETTE)] + "ff"
+    if "color" in ns and rgba_from_hex(ns["color"]) == c.color:
         color = ns["color"]
     derived = [a.name for a in plan if a.category_ids is None or c.id in a.category_ids]
     attrs = derived

@@ -119,6 +119,7 @@ from ..model import (
     Sample,
     Shape,
     Status,
+    rgba_from_hex,
 )
 from ..registry import FormatSpec
 from ..report import ConversionReport
@@ -530,12 +531,6 @@ class _Header:
         return tuple(Category(id=i, name=n, **v) for i, (n, v) in enumerate(self.names.items(), start=1))
 
 
-def _hex_color(v: Any) -> tuple[int, int, int, int] | None:
-    if isinstance(v, str) and re.fullmatch(r"#[0-9a-fA-F]{6}", v):
-        return (int(v[1:3], 16), int(v[3:5], 16), int(v[5:7], 16), 255)
-    return None
-
-
 def _collect_header(task: Any, ptr: tuple[Any, ...], header: _Header, ctx: _Ctx) -> None:
     """Pass 1 over one task: label names (params first, then the response) and attributes."""
     if not isinstance(task, dict):
@@ -585,7 +580,7 @@ def _collect_header(task: Any, ptr: tuple[Any, ...], header: _Header, ctx: _Ctx)
     if isinstance(mapping, dict):
         for name, v in mapping.items():
             first = v[0] if isinstance(v, list) and v else v
-            color = _hex_color(first.get("color")) if isinstance(first, dict) else None
+            color = rgba_from_hex(first.get("color"), alpha=False) if isinstance(first, dict) else None
             header.label(name, None, "thing" if isinstance(v, list) else "stuff", color)
 
 

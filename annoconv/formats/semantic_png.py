@@ -75,10 +75,22 @@ from ..errors import (
     describe_value,
     json_pointer,
 )
-from ..model import Annotation, Box, Category, Dataset, Ellipse, Keypoints, Mask, Polygon, Sample
+from ..model import (
+    Annotation,
+    Box,
+    Category,
+    Dataset,
+    Ellipse,
+    Keypoints,
+    Mask,
+    Polygon,
+    Sample,
+    rgba_from_hex,
+    rgba_to_hex,
+)
 from ..registry import FormatSpec
 from ..report import ConversionReport
-from .hasty import PALETTE, _uuid, format_color, parse_color
+from .hasty import PALETTE, _uuid
 
 __all__ = ["FORMAT", "INDEX_FORMAT", "LABELS_ORDERS", "SEMANTIC_FORMATS", "generated_colors", "read",
            "read_index", "render", "sniff", "sniff_index", "write", "write_index"]
@@ -357,7 +369,7 @@ def _colors(categories: Sequence[Category]) -> list[tuple[int, int, int, int]]:
         if c.color is not None:
             out.append(c.color)
             continue
-        col = parse_color(PALETTE[i]) if i < len(PALETTE) else None
+        col = rgba_from_hex(PALETTE[i]) if i < len(PALETTE) else None
         while col is None or col[:3] in used:
             col = next(spare)
         used.add(col[:3])
@@ -530,8 +542,8 @@ def parse_classes(doc: Any, file: str | Path | None = None) -> list[Category]:
         ctype = c.get(type_key, "object")
         if ctype not in ("object", "background"):
             ns["type"] = ctype
-        color = parse_color(c.get("color"))
-        if "color" in c and (color is None or format_color(color) != c["color"]):
+        color = rgba_from_hex(c.get("color"))
+        if "color" in c and (color is None or rgba_to_hex(color) != c["color"]):
             ns["color"] = c["color"]
         cats.append(Category(id=i + 1, name=name, color=color,
                              kind="stuff" if ctype == "background" else "thing",
@@ -649,8 +661,8 @@ def write(dataset: Dataset, path: str | Path, *, report: ConversionReport | None
         ctype = "object" if c.kind == "thing" else "background"
         if "type" in ns and c.kind == "thing":
             ctype = ns["type"]
-        color = format_color(col)
-        if "color" in ns and parse_color(ns["color"]) == c.color:
+        color = rgba_to_hex(col)
+        if "color" in ns and rgba_from_hex(ns["color"]) == c.color:
             color = ns["color"]
         values = {"id": hns.get("class_id", _uuid("class", c.name)), "color": color,
                   "png_index": index[c.id], "name": c.name, "class_name": c.name,
