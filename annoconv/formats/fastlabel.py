@@ -326,14 +326,6 @@ def _drop_closing(raw: list[Any], xy: np.ndarray) -> tuple[np.ndarray, bool]:
     return xy, False
 
 
-def _signed_area(xy: np.ndarray) -> float:
-    """Shoelace area of an (n, 2) ring, positive when clockwise on screen (y down)."""
-    if len(xy) < 3:
-        return 0.0
-    x, y = xy[:, 0], xy[:, 1]
-    return float(np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1]) + x[-1] * y[0] - x[0] * y[-1]) / 2
-
-
 def parse_points(ftype: str, raw: Any, path: tuple[Any, ...] = (), rotation: Any = 0,
                  rotation_path: tuple[Any, ...] | None = None) -> Shape:
     """The model shape of one annotation's ``points`` (or a video frame's ``value``).
@@ -441,7 +433,7 @@ def _parse_segmentation(raw: Any, path: tuple[Any, ...]) -> tuple[Polygon, bool]
                                   f"points, got {len(xy)}")
             if canonical:
                 sign = 1 if q == 0 else -1
-                canonical = closed and kind != "mixed" and _signed_area(xy) * sign >= 0
+                canonical = closed and kind != "mixed" and geometry.ring_area(xy) * sign >= 0
             rings.append(xy)
         parts.append(PolygonPart(exterior=rings[0], holes=tuple(rings[1:])))
     return Polygon(parts=tuple(parts)), canonical
@@ -449,7 +441,7 @@ def _parse_segmentation(raw: Any, path: tuple[Any, ...]) -> tuple[Polygon, bool]
 
 def _ring_out(ring: np.ndarray, sign: int, closed: bool) -> list[Any]:
     """A flat ring with the wanted orientation (+1 clockwise on screen, -1 counter)."""
-    if _signed_area(ring) * sign < 0:
+    if geometry.ring_area(ring) * sign < 0:
         ring = np.concatenate([ring[:1], ring[:0:-1]])  # reversed, same first vertex
     flat = ring.reshape(-1).tolist()
     if closed and flat:
