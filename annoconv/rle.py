@@ -41,6 +41,7 @@ encloses exactly the first pixel.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -79,7 +80,8 @@ MAX_PIXELS = 2**31
 
 _U32 = np.uint32
 _I64 = np.int64
-_EIGHT = np.arange(8, dtype=np.int64)
+#: Below this many bytes `_diff_positions` compares byte by byte.
+_SHORT = 4096
 
 
 class RLE:
@@ -328,8 +330,9 @@ def _encode_u8(m: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint32]:
     if n == 0:
         return np.zeros(0, _U32)
     if m.flags.f_contiguous:
-        toggles = _toggles_flat(m.T.reshape(-1))
-    elif m.flags.c_contiguous:
+        flat = m.T.reshape(-1)
+        return _counts_from_diffs(_diff_positions(flat, 1), int(flat[0]), n)
+    if m.flags.c_contiguous:
         toggles = _toggles_c(m)
     else:
         toggles = _toggles_c(np.ascontiguousarray(m))
@@ -337,30 +340,44 @@ def _encode_u8(m: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint32]:
 
 
 def _diff_positions(flat: npt.NDArray[np.uint8], lag: int) -> npt.NDArray[np.int64]:
-    """Sorted i in [0, n - lag) with flat[i + lag] != flat[i], for a contiguous byte array.
+    """Sorted i in [0, n - lag) with flat[i + lag] != flat[i], for a contiguous 0/1 byte
+    array.
 
-    Eight bytes are compared at a time (uint64 views, possibly unaligned); only the few
-    words that differ are looked at byte by byte.
+    Eight bytes are compared at a time (uint64 views, possibly unaligned). The xor of two
+    differing words has 0/1 bytes, so it is read as bools to find which bytes differ.
+    Short arrays take one byte compare: there the word machinery's fixed cost dominates.
     """
     m = flat.size - lag
     if m <= 0:
         return np.zeros(0, _I64)
+    if m < _SHORT:
+        return (flat[lag:] != flat[:m]).nonzero()[0]
     m8 = m - m % 8
-    parts = []
-    if m8:
-        a = flat[lag : lag + m8].view(np.uint64)
-        b = flat[:m8].view(np.uint64)
-        words = np.flatnonzero(a != b)
-        if words.size:
-            # the 8 byte positions of each differing word, compared byte by byte (gathers
-            # from the byte array: fast even where the word views are unaligned)
-            pos = (words[:, None] * 8 + _EIGHT).reshape(-1)
-            parts.append(pos[flat[pos + lag] != flat[pos]])
+    a = flat[lag : lag + m8].view(np.uint64)
+    b = flat[:m8].view(np.uint64)
+    words = (a != b).nonzero()[0]
+    nz = (a[words] ^ b[words]).view(np.bool_).nonzero()[0]
+    p = (words[nz >> 3] << 3) | (nz & 7)
     if m8 < m:
-        parts.append(np.flatnonzero(flat[lag + m8 :] != flat[m8:m]) + m8)
-    if not parts:
-        return np.zeros(0, _I64)
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        tail = (flat[lag + m8 :] != flat[m8:m]).nonzero()[0]
+        if tail.size:
+            p = np.concatenate((p, tail + m8))
+    return p
+
+
+def _counts_from_diffs(p: npt.NDArray[np.int64], first: int, n: int) -> npt.NDArray[np.uint32]:
+    """Counts of an n-pixel 0/1 sequence from its sorted change positions ``p`` (``flat[i + 1]
+    != flat[i]``, as `_diff_positions` with lag 1 gives) and its first value: the run
+    boundaries are ``p + 1``, written as ``p`` between -1 and n - 1 so that no +1 pass is
+    needed; a first value of 1 adds the leading zero run."""
+    k = p.size + first
+    bounds = np.empty(k + 2, _I64)
+    bounds[: first + 1] = -1
+    bounds[first + 1 : k + 1] = p
+    bounds[k + 1] = n - 1
+    out = np.empty(k + 1, _U32)
+    np.subtract(bounds[1:], bounds[:-1], out=out, casting="unsafe")
+    return out
 
 
 def _toggles_flat(flat: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
@@ -385,7 +402,7 @@ def _toggles_c(m: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
     idx = (p - r * w) * h + (r + 1)
     # Column starts: pixel (0, c) against pixel (h - 1, c - 1).
     top, bottom = m[0], m[-1]
-    cb = np.flatnonzero(top[1:] != bottom[:-1]) + 1
+    cb = (top[1:] != bottom[:-1]).nonzero()[0] + 1
     parts = [idx, cb * h]
     if top[0]:
         parts.append(np.zeros(1, _I64))
@@ -463,8 +480,13 @@ def encode_batch(masks: npt.ArrayLike | Iterable[npt.ArrayLike]) -> list[RLE]:
     if isinstance(masks, np.ndarray) and masks.ndim == 3:
         stack = masks
         n, h, w = stack.shape
-        if n and h and w and stack.flags.c_contiguous:
-            return _encode_stack_c(_as_stack_bytes(stack))
+        if n and h and w:
+            if stack.flags.c_contiguous:
+                return _encode_stack_c(_as_stack_bytes(stack))
+            # each mask column-major, masks one after another: pycocotools' (h, w, n)
+            # Fortran array, seen as (n, h, w) through ``.transpose(2, 0, 1)``
+            if stack.transpose(0, 2, 1).flags.c_contiguous:
+                return _encode_stack_f(_as_stack_bytes(stack))
         return [encode(m) for m in stack]
     return [encode(m) for m in masks]
 
@@ -484,7 +506,7 @@ def _encode_stack_c(stack: npt.NDArray[np.uint8]) -> list[RLE]:
     if h == 1:
         return [encode(m) for m in stack]
     flat = tall.reshape(-1)
-    p = np.flatnonzero(flat[w:] != flat[:-w])
+    p = _diff_positions(flat, w)
     row = p // w  # row in the tall array whose next row differs
     col = p - row * w
     k = row // h
@@ -503,6 +525,24 @@ def _encode_stack_c(stack: npt.NDArray[np.uint8]) -> list[RLE]:
     for i, part in enumerate(np.split(allidx, splits)):
         out.append(RLE._make(_counts_from_toggles(part - i * hw, hw), h, w))
     return out
+
+
+def _encode_stack_f(stack: npt.NDArray[np.uint8]) -> list[RLE]:
+    """Encode an (n, h, w) stack whose masks are each column-major and consecutive in
+    memory: one change scan over the whole buffer, then a split per mask (a change across
+    two masks, at a mask's last pixel, is dropped)."""
+    n, h, w = stack.shape
+    hw = h * w
+    flat = stack.transpose(0, 2, 1).reshape(-1)
+    p = _diff_positions(flat, 1)
+    starts = np.arange(n, dtype=_I64) * hw
+    lo = np.searchsorted(p, starts)
+    hi = np.searchsorted(p, starts + (hw - 1))
+    first = flat[starts].tolist()
+    return [
+        RLE._make(_counts_from_diffs(p[lo[k] : hi[k]] - starts[k], first[k], hw), h, w)
+        for k in range(n)
+    ]
 
 
 def decode_batch(rles: Sequence[RLE]) -> npt.NDArray[np.bool_]:
@@ -530,31 +570,77 @@ def decode_batch(rles: Sequence[RLE]) -> npt.NDArray[np.bool_]:
 # compressed strings
 # --------------------------------------------------------------------------------------
 
-_GROUP_SHIFTS = np.arange(0, 35, 5, dtype=_I64)  # 7 groups hold any 35-bit signed value
+_GROUP_SHIFTS = np.arange(0, 40, 5, dtype=_I64)
+#: Values in [-_HALF, _HALF) take at most three characters and come from a table.
+_HALF = 1 << 14
+
+
+def _chars_slow(v: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
+    """pycocotools' characters for each value, zero-padded in an 8-byte slot.
+
+    A character holds 5 bits plus 48, plus 32 when more follow; more follow while the rest
+    of the value is not the sign extension of the character's top bit. Used to build the
+    tables only.
+    """
+    x = v[:, None] >> _GROUP_SHIFTS
+    low = x & 31
+    more = np.zeros(x.shape, np.bool_)
+    np.not_equal(x[:, 1:], -(low[:, :-1] >> 4), out=more[:, :-1])
+    emit = np.ones(x.shape, np.bool_)
+    emit[:, 1:] = more[:, :-1]  # once a character ends the value, none follow
+    chars = np.where(emit, low + 48 + (more << 5), 0).astype(np.uint8)
+    return chars.view(np.uint64).ravel()
+
+
+@functools.cache
+def _string_tables() -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    """(slots of every value in [-_HALF, _HALF), slots of the three continued characters of
+    every 15-bit value) -- 256 KiB each, built on first use."""
+    small = _chars_slow(np.arange(-_HALF, _HALF, dtype=_I64))
+    lo = np.arange(2 * _HALF, dtype=np.uint64)
+    continued = (
+        ((lo & 31) + 80) | (((lo >> 5) & 31) + 80) << 8 | (((lo >> 10) & 31) + 80) << 16
+    )
+    return small, continued
+
+
+def _slots(v: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
+    """Each value's characters in an 8-byte slot, zero-padded, from the tables. A value
+    outside [-_HALF, _HALF) needs four or more characters: its low 15 bits give three
+    continued characters and the rest (``v >> 15``) is encoded like a value of its own."""
+    small, continued = _string_tables()
+    i = v + _HALF
+    big = (i.view(np.uint64) >= 2 * _HALF).nonzero()[0]
+    if big.size == 0:
+        return small[i]
+    i[big] = 0
+    slots = small[i]
+    vb = v[big]
+    slots[big] = continued[vb & 0x7FFF] | (_slots(vb >> 15) << np.uint64(24))
+    return slots
 
 
 def to_string(counts: npt.ArrayLike) -> str:
     """pycocotools' compressed string of uncompressed counts (byte-identical).
 
+    From index 3 on a value is stored as the delta to the count two places back. Each
+    value's characters come from a table in an 8-byte slot; the unused zero bytes are
+    deleted at the end.
+
     >>> to_string([5, 2, 1, 8, 1, 2, 5])
     '52160J4'
     """
-    c = np.asarray(counts, dtype=_I64)
-    if c.size == 0:
+    c = np.asarray(counts)
+    if c.dtype.kind not in "iu":
+        c = c.astype(_I64)
+    n = c.size
+    if n == 0:
         return ""
-    v = c.copy()
-    if c.size > 3:
-        v[3:] -= c[1:-2]
-    # groups per value: the smallest k with -2^(5k-1) <= v < 2^(5k-1)
-    # (|v| as bits needed besides the sign: ~v for negatives; frexp's exponent is the bit
-    # length, exact below 2^53)
-    ngroups = np.frexp(np.where(v < 0, ~v, v))[1] // 5 + 1
-    level = np.arange(int(ngroups.max()))[:, None]
-    # one row per group level (long inner loops), then read out value by value
-    groups = (v >> _GROUP_SHIFTS[: level.size, None]) & 0x1F
-    groups += 48 + ((level < ngroups - 1) << 5)
-    out = groups.T[(level < ngroups).T].astype(np.uint8)
-    return out.tobytes().decode("ascii")
+    v = np.empty(n, _I64)
+    v[:3] = c[:3]
+    if n > 3:
+        np.subtract(c[3:], c[1:-2], out=v[3:], dtype=_I64)
+    return _slots(v).tobytes().translate(None, b"\0").decode("ascii")
 
 
 def from_string(

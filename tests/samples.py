@@ -36,3 +36,14 @@ full_mask = rle.from_counts([0, 24], 4, 6)
 corner_pixel_mask = rle.encode(np.eye(1, 24, 23, dtype=bool).reshape(6, 4).T.copy())
 #: the crowd annotation of specs/coco.md §11 (compressed RLE, 230 x 352)
 crowd_rle = {"size": [230, 352], "counts": "P`f06P7LRI0n6400Xeg1"}
+
+
+def blob(rng: np.random.Generator, h: int, w: int, n: int = 4) -> np.ndarray:
+    """An image-sized object mask: a seeded union of ellipses (runs of realistic length)."""
+    yy, xx = np.mgrid[:h, :w]
+    m = np.zeros((h, w), bool)
+    for _ in range(n):
+        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+        ry, rx = rng.uniform(h / 20, h / 3) + 0.5, rng.uniform(w / 20, w / 3) + 0.5
+        m |= ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < 1
+    return m

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import tracemalloc
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from .samples import (
     WORKED_MASK,
     WORKED_MASK_2,
     WORKED_STRING,
+    blob,
     corner_pixel_mask,
     crowd_rle,
     empty_mask,
@@ -100,6 +102,24 @@ def test_encode_matches_pycocotools(m):
     assert rle.from_coco(ref) == r
 
 
+@given(masks(min_side=1))
+def test_encode_word_scan_matches_pycocotools(m):
+    # masks this small are scanned byte by byte; force the 8-byte word scan (and its tail)
+    with mock.patch.object(rle, "_SHORT", 0):
+        r = rle.encode(m)
+    assert rle.to_string(r.counts) == coco_encode(m)["counts"].decode()
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("shape", [(61, 83), (480, 640), (97, 1)])
+def test_encode_image_sized_masks(shape, order):
+    rng = np.random.default_rng(7)
+    for m in (blob(rng, *shape), rng.random(shape) < 0.5):
+        m = np.asfortranarray(m) if order == "F" else np.ascontiguousarray(m)
+        m[0, 0] = True  # a leading zero run
+        assert rle.to_string(rle.encode(m).counts) == coco_encode(m)["counts"].decode()
+
+
 @given(masks())
 def test_encode_properties(m):
     r = rle.encode(m)
@@ -125,11 +145,20 @@ def test_merge_iou_match_pycocotools(m1, m2):
     np.testing.assert_array_equal(rle.decode(rle.difference(a, [b])), m1 & ~m2)
 
 
-@given(st.lists(st.integers(0, 2**20), min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.one_of(st.integers(0, 40), st.integers(0, 2**16), st.integers(0, 2**32 - 1)),
+        min_size=1,
+        max_size=30,
+    )
+)
+@example([2**32 - 1, 0, 2**32 - 1, 0, 2**32 - 1])
+@example([0, 2**32 - 1, 0, 1, 2**32 - 1, 2**29, 2**29 - 1, 2**14, 2**14 - 1, 0])
 def test_string_round_trip_of_any_counts(counts):
     s = rle.to_string(counts)
     total = sum(counts)
-    assert rle.from_string(s, 1, total).counts.tolist() == counts
+    assert rle.to_string(np.array(counts, np.uint32)) == s
+    assert rle.from_string(s, 1, total, max_pixels=total).counts.tolist() == counts
     ref = coco_mask.frPyObjects({"counts": counts, "size": [1, total]}, 1, total)
     assert s == ref["counts"].decode()
 
@@ -164,12 +193,19 @@ def test_hasty_worked_example():
     assert rle.decode(wrap).astype(int).tolist() == [[0, 0, 1], [1, 0, 0]]
 
 
-def test_batch_encode_decode():
+@pytest.mark.parametrize("short", [rle._SHORT, 0])
+def test_batch_encode_decode(short):
     rng = np.random.default_rng(0)
     stack = rng.random((6, 7, 9)) < 0.3
-    for ordered in (stack, np.asfortranarray(stack), list(stack)):
-        out = rle.encode_batch(ordered)
-        assert [r.counts.tolist() for r in out] == [rle.encode(m).counts.tolist() for m in stack]
+    stack[::2, 0, 0] = True  # leading zero runs
+    stack[1::2, -1, -1] = True  # a change across two masks that must not leak
+    hwn = np.asfortranarray(stack.transpose(1, 2, 0))  # pycocotools' layout
+    expected = [r["counts"].decode() for r in coco_mask.encode(hwn.view(np.uint8))]
+    orders = (stack, np.asfortranarray(stack), hwn.transpose(2, 0, 1), stack.astype(np.uint8),
+              list(stack))
+    with mock.patch.object(rle, "_SHORT", short):
+        for ordered in orders:
+            assert [rle.to_string(r.counts) for r in rle.encode_batch(ordered)] == expected
     np.testing.assert_array_equal(rle.decode_batch(rle.encode_batch(stack)), stack)
 
 
