@@ -573,6 +573,8 @@ def decode_batch(rles: Sequence[RLE]) -> npt.NDArray[np.bool_]:
 _GROUP_SHIFTS = np.arange(0, 40, 5, dtype=_I64)
 #: Values in [-_HALF, _HALF) take at most three characters and come from a table.
 _HALF = 1 << 14
+#: A slot's characters are its bytes in memory order: little-endian on every machine.
+_SLOT = np.dtype("<u8")
 
 
 def _chars_slow(v: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
@@ -589,7 +591,7 @@ def _chars_slow(v: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
     emit = np.ones(x.shape, np.bool_)
     emit[:, 1:] = more[:, :-1]  # once a character ends the value, none follow
     chars = np.where(emit, low + 48 + (more << 5), 0).astype(np.uint8)
-    return chars.view(np.uint64).ravel()
+    return chars.view(_SLOT).ravel()
 
 
 @functools.cache
@@ -597,7 +599,7 @@ def _string_tables() -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
     """(slots of every value in [-_HALF, _HALF), slots of the three continued characters of
     every 15-bit value) -- 256 KiB each, built on first use."""
     small = _chars_slow(np.arange(-_HALF, _HALF, dtype=_I64))
-    lo = np.arange(2 * _HALF, dtype=np.uint64)
+    lo = np.arange(2 * _HALF, dtype=_SLOT)
     continued = (
         ((lo & 31) + 80) | (((lo >> 5) & 31) + 80) << 8 | (((lo >> 10) & 31) + 80) << 16
     )
