@@ -874,7 +874,11 @@ class _Writer:
                 if poly is not None:
                     todo.setdefault((s.height, s.width), []).append(poly)
         for (h, w), polys in todo.items():
-            for poly, r in zip(polys, geometry.polygons_to_rles(polys, h, w), strict=True):
+            try:
+                rles = geometry.polygons_to_rles(polys, h, w)
+            except ValueError:  # a polygon that cannot be drawn: found, located, by raster()
+                continue
+            for poly, r in zip(polys, rles, strict=True):
                 self._rasters[(id(poly), h, w)] = r
 
     def _needs_raster(self, a: Annotation) -> Polygon | None:
@@ -889,7 +893,12 @@ class _Writer:
     def raster(self, poly: Polygon, size: tuple[int | None, int | None], where: str) -> _rle.RLE:
         h, w = self._size(size, where)
         r = self._rasters.get((id(poly), h, w))
-        return r if r is not None else geometry.polygon_to_rle(poly, h, w)
+        if r is not None:
+            return r
+        try:
+            return geometry.polygon_to_rle(poly, h, w)
+        except ValueError as e:  # e.g. coordinates far outside any image
+            raise ConversionError(f"{where}: {e}") from None
 
     def rle_json(self, r: _rle.RLE, ns: dict[str, Any]) -> Any:
         uncompressed = self.rle == "uncompressed" or (self.rle == "auto" and ns.get("rle") == "uncompressed")
@@ -1518,7 +1527,10 @@ def _panoptic_record(args: tuple[Sample, int, str, list[tuple[int, int, Any, Ann
     can run in a worker process). Returns segments_info and report entries."""
     sample, iid, png_name, segs, folder, compress_level = args
     h, w = sample.height, sample.width
-    rles = geometry.shapes_to_rles([a.shape for _, _, _, a in segs], h, w)  # type: ignore[arg-type]
+    try:
+        rles = geometry.shapes_to_rles([a.shape for _, _, _, a in segs], h, w)  # type: ignore[arg-type]
+    except ValueError as e:  # e.g. coordinates far outside any image
+        raise ConversionError(f"image {iid}: {e}") from None
     order = sorted(range(len(segs)), key=lambda k: (segs[k][2] if segs[k][2] is not None else 0, k))
     painted = [rles[k] for k in order]
     img, hidden = geometry.paint(painted, [segs[k][0] for k in order], h, w)  # type: ignore[arg-type]

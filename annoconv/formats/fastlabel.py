@@ -1348,6 +1348,7 @@ class _Writer:
         if "status" in fields and map_status(fields["status"]) == s.status:
             return fields["status"]
         if s.status is None:
+            self.add("status_unmapped", f"{where} (no status: 'registered' written)")
             return "registered"
         out = STATUS_FROM_MODEL[s.status]
         if STATUS_TO_MODEL[out] != s.status:

@@ -982,7 +982,10 @@ def _emit_label(w: _Writer, s: Sample, j: int, a: Annotation, height: int,
         shape = shape.bounds()
         w.add("rotation_applied", where)
     if isinstance(shape, Polygon) and (len(shape.parts) != 1 or shape.has_holes):
-        shape = Mask(rle=geometry.polygon_to_rle(shape, height, width))
+        try:
+            shape = Mask(rle=geometry.polygon_to_rle(shape, height, width))
+        except ValueError as e:  # e.g. coordinates far outside any image
+            raise ConversionError(f"{where}: {e}") from None
         w.add("polygon_to_mask", f"{where}: {'holes' if a.shape.has_holes else 'parts'}")  # type: ignore[union-attr]
     if isinstance(shape, Polyline):
         w.add("shape_dropped", f"{where}: polyline")

@@ -950,7 +950,13 @@ def _url_basename(url: str) -> str:
 
 
 class _FileResolver:
-    """Finds the PNG of a bitmap URL on disk (the converter never downloads)."""
+    """Finds the PNG of a bitmap URL on disk (the converter never downloads).
+
+    A URL's file is looked for at its own path and then by its file name in the bitmap
+    folders. Two different URLs can share a file name; the first URL to find a file owns it,
+    and a later URL that would reach the same file gets none (an error for the labelset being
+    read, a ``mask_not_written`` reference for another labelset), never another label's PNG.
+    """
 
     def __init__(self, release: Path, bitmaps: PathLike | None) -> None:
         self.release = release
@@ -960,6 +966,7 @@ class _FileResolver:
         else:
             self.folders = [base, base / default_bitmap_folder(release)]
         self.base = base
+        self._owner: dict[Path, str] = {}  # resolved file -> the URL that found it first
 
     def candidates(self, url: str) -> list[Path]:
         tried: list[Path] = []
@@ -975,14 +982,28 @@ class _FileResolver:
             tried += [f / name for f in self.folders]
         return list(dict.fromkeys(tried))
 
+    def _lookup(self, url: str) -> tuple[Path | None, str | None]:
+        """(the PNG file of ``url`` or None, the other URL that owns that file or None)."""
+        found = next((p for p in self.candidates(url) if p.is_file()), None)
+        if found is None:
+            return None, None
+        owner = self._owner.setdefault(found.resolve(), url)
+        return (found, None) if owner == url else (None, owner)
+
     def find(self, url: str) -> Path | None:
-        """The PNG file of ``url``, or None."""
-        return next((p for p in self.candidates(url) if p.is_file()), None)
+        """The PNG file of ``url``, or None (none found, or only another URL's file)."""
+        return self._lookup(url)[0]
 
     def __call__(self, url: str, pointer: str) -> Path:
-        found = self.find(url)
+        found, owner = self._lookup(url)
         if found is not None:
             return found
+        if owner is not None:
+            raise ParseError(self.release, pointer, (
+                f"bitmap {url!r} would be read from the file already found for {owner!r} "
+                "(the two URLs share a file name); pass bitmaps= a folder where each label's "
+                "PNG has a name of its own"
+            ))
         seen = self.candidates(url)
         raise ParseError(self.release, pointer, (
             f"bitmap {url!r} not found (looked for {', '.join(str(p) for p in seen) or 'nothing'}); "
@@ -1411,6 +1432,8 @@ def _emit_sample(job: _WriteJob) -> tuple[dict[str, Any], ConversionReport, npt.
         report.add("field_dropped", where=f"{where}: {', '.join(k for k in s.extra if k != NS)} extras")
     anns = _usable(s, hd, report)
     out_status = _out_status(s, bool(anns))
+    if s.status is None and out_status is not None and seg.get("label_status") is None:
+        report.add("status_unmapped", where=f"{where} (no status: {out_status!r} written)")
     image = None
     png = None
     label: dict[str, Any] | None = None

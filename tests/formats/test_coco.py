@@ -294,6 +294,19 @@ def test_computed_area_modes(tmp_path):
     assert pixels["annotations"][0]["bbox"] == [0.5, 0.5, 9.0, 9.0]
 
 
+@pytest.mark.parametrize("fmt", ["coco", "coco-panoptic"])
+def test_polygon_far_outside_the_image_is_a_located_error(tmp_path, fmt):
+    far = Polygon.from_coco([[0, 0, 2e9, 0, 2e9, 5, 0, 5]])
+    ds = Dataset(categories=(Category(id=1, name="a"),), samples=(
+        Sample(id=1, file_name="a", width=8, height=6, annotations=(
+            Annotation(id=1, category_id=1, shape=polygon_with_hole),
+            Annotation(id=7, category_id=1, shape=far),)),))
+    where = "image 1 annotation 7" if fmt == "coco" else "image 1"
+    with pytest.raises(ConversionError, match=f"^{where}: polygon too large to rasterise"):
+        annoconv.save(ds, tmp_path / "x.json", fmt)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_mask_without_image_size_is_a_conversion_error(tmp_path):
     ds = Dataset(categories=(Category(id=1, name="a"),), samples=(
         Sample(id=1, file_name="a", annotations=(

@@ -890,6 +890,7 @@ def test_coco_like_model_to_fastlabel():
     validate(doc)
     task = doc[0]
     assert (task["id"], task["name"], task["status"]) == ("42", "img/42.jpg", "registered")
+    assert report.examples["status_unmapped"] == ["image 'img/42.jpg' (no status: 'registered' written)"]
     poly, crowd, box, tri = task["annotations"]
     # every part of the multi-part polygon kept, as a segmentation of two regions
     assert poly["type"] == "segmentation" and len(poly["points"]) == 2

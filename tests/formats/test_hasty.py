@@ -24,7 +24,7 @@ from hypothesis.extra import numpy as npst
 
 import annoconv
 from annoconv import geometry, rle
-from annoconv.errors import ParseError
+from annoconv.errors import ConversionError, ParseError
 from annoconv.formats import hasty
 from annoconv.model import (
     Annotation,
@@ -723,6 +723,16 @@ def test_coco_to_hasty_masks_decode_with_the_sdk(tmp_path):
     # Hasty coordinates are integer pixels: vertices rounded (halves up), the box from them
     assert labels[1]["polygon"] == [[1, 0], [5, 0], [5, 3], [1, 0]] and labels[1]["bbox"] == [1, 0, 5, 3]
     assert report.count("coordinates_rounded") == 1
+
+
+def test_polygon_far_outside_the_image_is_a_located_error(tmp_path):
+    far = Polygon.from_coco([[0, 0, 2e9, 0, 2e9, 5, 0, 5], [0, 0, 1, 0, 1, 1]])  # two parts: a mask
+    ds = Dataset(categories=(Category(id=1, name="a"),), samples=(
+        Sample(id="i", file_name="a.jpg", width=8, height=6, annotations=(
+            Annotation(id="x", category_id=1, shape=far),)),))
+    with pytest.raises(ConversionError, match="^image 'a.jpg' label x: polygon too large to rasterise"):
+        annoconv.save(ds, tmp_path / "h.json", "hasty")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_hasty_to_semantic_png(tmp_path):

@@ -1412,6 +1412,29 @@ def test_other_labelsets_bitmaps_are_copied(tmp_path):
     assert report.examples["mask_not_written"] == ["sample 'street_001.jpg' labelset 'model': bitmap 'model.png' not copied"]
 
 
+def test_urls_sharing_a_file_name_never_share_a_png(tmp_path):
+    # the model labelset's URL has the ground-truth PNG's file name, but its own PNG was not
+    # supplied: it must not be linked to the ground-truth file
+    src = _with_model_labelset(tmp_path / "src", np.zeros((3, 4), np.uint32))
+    (tmp_path / "src" / "model.png").unlink()
+    doc = json.loads(src.read_text())
+    labels = doc["dataset"]["samples"][0]["labels"]
+    labels["model"]["attributes"]["segmentation_bitmap"]["url"] = "https://other.host/x/street_001_ground-truth.png"
+    src.write_text(json.dumps(doc))
+    report = annoconv.save(annoconv.load(src), tmp_path / "out" / "r.json", "segments")
+    assert dict(report.counts) == {"mask_not_written": 1}
+    out = json.loads((tmp_path / "out" / "r.json").read_text())
+    assert out["dataset"]["samples"][0]["labels"]["model"] == labels["model"]
+    # in the labelset being read, a second URL reaching the same file is an error
+    doc["dataset"]["samples"][1]["labels"]["ground-truth"] = copy.deepcopy(labels["ground-truth"])
+    doc["dataset"]["samples"][1]["labels"]["ground-truth"]["attributes"]["segmentation_bitmap"]["url"] = (
+        "https://elsewhere/street_001_ground-truth.png")
+    src.write_text(json.dumps(doc))
+    with pytest.raises(ParseError, match=r"\$\.dataset\.samples\[1\].*would be read from the file "
+                       r"already found for 'https://example.com/labels/street_001_ground-truth.png'"):
+        annoconv.load(src)
+
+
 def test_zero_size_image_in_a_bitmap_release(tmp_path):
     doc = fixture("release_bitmap.json")
     ds = S.parse(doc, "r.json", bitmaps=lambda url, ptr: FIX_IDS)
@@ -1441,7 +1464,8 @@ def test_keypoints_of_an_annotation_are_written_as_points():
     anns = doc["dataset"]["samples"][0]["labels"]["ground-truth"]["attributes"]["annotations"]
     assert [(a["id"], a["type"], a["points"]) for a in anns] == [
         (1, "bbox", [[0, 0], [8, 9]]), (2, "point", [[1, 2]]), (3, "point", [[5, 6]])]
-    assert dict(report.counts) == {"keypoints_dropped": 1, "shape_converted": 1, "id_assigned": 3}
+    assert dict(report.counts) == {"keypoints_dropped": 1, "shape_converted": 1, "id_assigned": 3,
+                                   "status_unmapped": 1}  # no status: LABELED written
     assert report.examples["shape_converted"] == ["sample 'a.png' annotation 42: 2 keypoints -> point annotations"]
     report = ConversionReport()  # a keypoints release keeps the points, not the box
     doc = S.emit(ds, report, task_type="keypoints")
