@@ -59,7 +59,7 @@ import functools
 import json
 import re
 from collections.abc import Iterator, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -1101,7 +1101,9 @@ def emit(
     image_ids = _assign_ids([s.id for s in samples], from_coco, rep, "image ids")
     writable = [[a for a in s.annotations if _writable(a)] for s in samples]
     source_ids = [a.id for anns in writable for a in anns]
-    ann_ids = iter(_assign_ids(source_ids, from_coco, rep, "annotation ids"))
+    # panoptic segment ids repeat from image to image: instances need ids of their own
+    from_instances = from_coco and not info_ns.get("_panoptic")
+    ann_ids = iter(_assign_ids(source_ids, from_instances, rep, "annotation ids"))
     template = _annotation_template(keys.get("annotations"))
     images, annotations = [], []
     chunk = 512  # samples rasterised per batch (bounded memory, amortised numpy calls)
@@ -1424,12 +1426,19 @@ def read_panoptic(
     if not isinstance(doc, dict):
         raise ParseError(p, "$", f"expected an object, got {describe(doc)}")
     folder = Path(png_dir) if png_dir is not None else p.with_suffix("")
+    for key in ("categories", "annotations", "images"):
+        if not isinstance(doc.get(key, []), list):
+            raise ParseError(p, "$." + key, f"expected a list, got {describe(doc[key])}")
     categories = tuple(_category(c, i, p) for i, c in enumerate(doc.get("categories", [])))
     cat_ids = {c.id for c in categories}
-    by_image: dict[Any, tuple[int, dict[str, Any]]] = {}
+    by_image: dict[int, tuple[int, dict[str, Any]]] = {}
     for i, a in enumerate(doc.get("annotations", [])):
-        if not isinstance(a, dict) or "image_id" not in a:
-            raise ParseError(p, json_pointer("annotations", i), "expected an object with image_id")
+        if not isinstance(a, dict) or type(a.get("image_id")) is not int:
+            raise ParseError(p, json_pointer("annotations", i), "expected an object with an integer image_id")
+        if a["image_id"] in by_image:  # two PNGs for one image: which one is meant?
+            raise ParseError(p, json_pointer("annotations", i, "image_id"), (
+                f"image id {a['image_id']} already has a record at "
+                f"{json_pointer('annotations', by_image[a['image_id']][0])}"))
         by_image[a["image_id"]] = (i, a)
     samples = []
     for j, img in enumerate(doc.get("images", [])):
@@ -1437,6 +1446,9 @@ def read_panoptic(
         if not isinstance(img, dict) or type(img.get("id")) is not int:
             raise ParseError(p, ptr, "expected an object with an integer id")
         h, w = img.get("height"), img.get("width")
+        for key, v in (("height", h), ("width", w)):
+            if v is not None and (type(v) is not int or v < 0):
+                raise ParseError(p, f"{ptr}.{key}", f"expected a non-negative integer, got {describe(v)}")
         extra = {k: v for k, v in img.items() if k not in _IMAGE_KEYS}
         extra["_keys"] = list(img)
         anns: list[Annotation] = []
@@ -1456,6 +1468,7 @@ def read_panoptic(
             report.add("reference_missing", where=json_pointer("annotations", i))
     info = {k: doc[k] for k in ("info", "licenses") if k in doc}
     info["_keys"] = {"top": list(doc)}
+    info["_panoptic"] = True  # segment ids are unique per image only
     return Dataset(categories=categories, samples=tuple(samples), info={NS: info})
 
 
@@ -1475,6 +1488,8 @@ def _panoptic_annotations(rec: dict[str, Any], i: int, folder: Path, size: tuple
         raise ParseError(png, None, f"PNG is {ids.shape[0]}x{ids.shape[1]} but the image is {h}x{w} (height x width)")
     masks = _rle.encode_labels(ids)
     infos = rec.get("segments_info", [])
+    if not isinstance(infos, list):
+        raise ParseError(file, ptr + ".segments_info", f"expected a list, got {describe(infos)}")
     out = []
     listed = set()
     for k, seg in enumerate(infos):
@@ -1482,8 +1497,12 @@ def _panoptic_annotations(rec: dict[str, Any], i: int, folder: Path, size: tuple
         if not isinstance(seg, dict) or type(seg.get("id")) is not int:
             raise ParseError(file, sp, "expected an object with an integer id")
         sid = seg["id"]
+        if sid in listed:
+            raise ParseError(file, sp + ".id", f"segment id {sid} is listed twice")
         listed.add(sid)
         cid = seg.get("category_id")
+        if type(cid) is not int:
+            raise ParseError(file, sp + ".category_id", f"expected an integer, got {describe(cid)}")
         if cat_ids and cid not in cat_ids:
             if strict:
                 raise ParseError(file, sp + ".category_id", f"category id {cid} is not in $.categories")
@@ -1521,6 +1540,12 @@ def _panoptic_annotations(rec: dict[str, Any], i: int, folder: Path, size: tuple
     return out
 
 
+def _inside_name(name: str) -> bool:
+    """Whether ``name`` is a relative path that stays inside its folder."""
+    p = PurePosixPath(name.replace("\\", "/"))
+    return bool(p.parts) and not p.is_absolute() and ".." not in p.parts and ":" not in p.parts[0]
+
+
 def _panoptic_record(args: tuple[Sample, int, str, list[tuple[int, int, Any, Annotation]], Path, int]
                      ) -> tuple[list[dict[str, Any]], list[tuple[str, Any]]]:
     """Paint one image's segments and write its PNG (a pure function of its arguments, so it
@@ -1536,6 +1561,7 @@ def _panoptic_record(args: tuple[Sample, int, str, list[tuple[int, int, Any, Ann
     img, hidden = geometry.paint(painted, [segs[k][0] for k in order], h, w)  # type: ignore[arg-type]
     notes: list[tuple[str, Any]] = []
     hid = dict(zip(order, hidden, strict=True))
+    (folder / png_name).parent.mkdir(parents=True, exist_ok=True)
     write_png(folder / png_name, ids_to_rgb(img), compress_level=compress_level)
     infos = []
     labels = _rle.encode_labels(img)
@@ -1631,6 +1657,9 @@ def write_panoptic(
             ns = s.extra.get(NS, {})
             rec_extra = dict(ns.get("panoptic", {}))
             png_name = rec_extra.get("file_name") or (Path(s.file_name).stem or str(iid)) + ".png"
+            if not _inside_name(png_name):  # absolute or with "..": never written outside the folder
+                png_name = PurePosixPath(png_name.replace("\\", "/")).name or f"{iid}.png"
+                rep.add("renamed", where=f"image {iid}: {png_name}")
             if png_name in png_names:  # train/0001.jpg and val/0001.jpg: keep both PNGs
                 png_name = f"{Path(png_name).stem}_{iid}.png"
                 rep.add("renamed", where=f"image {iid}: {png_name}")
@@ -1643,7 +1672,7 @@ def write_panoptic(
             for kind, where in notes:
                 rep.add(kind, where=where)
             rec = {"image_id": iid, "file_name": png_name, "segments_info": infos}
-            rec.update((k, v) for k, v in rec_extra.items() if k != "_keys")
+            rec.update((k, v) for k, v in rec_extra.items() if k not in ("_keys", "file_name"))
             annotations.append(_ordered(rec, rec_extra.get("_keys")))
             rep.files.append(f"{folder_name}/{png_name}")
         images = []

@@ -724,7 +724,9 @@ def test_panoptic_png_names_do_not_collide(tmp_path):
 @pytest.mark.parametrize(
     ("segment", "message"),
     [({"bbox": [0, 0, "1", 1]}, "segments_info[0].bbox: expected [x, y, width, height]"),
-     ({"area": "1"}, "segments_info[0].area: expected a number, got a string")],
+     ({"area": "1"}, "segments_info[0].area: expected a number, got a string"),
+     ({"category_id": {}}, "segments_info[0].category_id: expected an integer, got an object"),
+     ({"id": 2}, "segments_info[1].id: segment id 2 is listed twice")],
 )
 def test_panoptic_bad_segment_fields(tmp_path, segment, message):
     ds = panoptic_dataset()
@@ -735,6 +737,71 @@ def test_panoptic_bad_segment_fields(tmp_path, segment, message):
     out.write_text(json.dumps(doc))
     with pytest.raises(ParseError, match=re.escape(message)):
         annoconv.load(out)
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "message"),
+    [(("categories",), None, "$.categories: expected a list, got null"),
+     (("images",), 5, "$.images: expected a list, got an integer"),
+     (("annotations", 0, "segments_info"), None, "$.annotations[0].segments_info: expected a list, got null"),
+     (("annotations", 0, "image_id"), [42], "$.annotations[0]: expected an object with an integer image_id"),
+     (("images", 0, "height"), 12.0, "$.images[0].height: expected a non-negative integer"),
+     (("images", 0, "width"), "16", "$.images[0].width: expected a non-negative integer, got a string")],
+)
+def test_panoptic_malformed_structure(tmp_path, where, value, message):
+    out = tmp_path / "p.json"
+    annoconv.save(panoptic_dataset(), out, "coco-panoptic")
+    doc = json.loads(out.read_text())
+    node = doc
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    out.write_text(json.dumps(doc))
+    with pytest.raises(ParseError, match=re.escape(message)):
+        annoconv.load(out, format="coco-panoptic")
+
+
+def test_panoptic_two_records_for_one_image_are_an_error(tmp_path):
+    out = tmp_path / "p.json"
+    annoconv.save(panoptic_dataset(), out, "coco-panoptic")
+    doc = json.loads(out.read_text())
+    doc["annotations"].append(dict(doc["annotations"][0], segments_info=[]))
+    out.write_text(json.dumps(doc))
+    with pytest.raises(ParseError, match=re.escape(
+            "$.annotations[1].image_id: image id 42 already has a record at $.annotations[0]")):
+        annoconv.load(out)
+
+
+def test_panoptic_png_is_never_written_outside_its_folder(tmp_path):
+    src = tmp_path / "in" / "p.json"
+    annoconv.save(panoptic_dataset(), src, "coco-panoptic")
+    doc = json.loads(src.read_text())
+    outside = tmp_path / "in" / "p" / "000042.png"
+    doc["annotations"][0]["file_name"] = str(outside)  # an absolute path, as some tools write
+    src.write_text(json.dumps(doc))
+    before = outside.read_bytes()
+    ds = annoconv.load(src)
+    for name in (str(outside), "../../in/p/000042.png"):
+        s = ds.samples[0]
+        ns = {**s.extra["coco"], "panoptic": {**s.extra["coco"]["panoptic"], "file_name": name}}
+        one = dataclasses.replace(ds, samples=(dataclasses.replace(s, extra={"coco": ns}),))
+        report = annoconv.save(one, tmp_path / "out" / "q.json", "coco-panoptic", compress_level=0)
+        assert report.files == ["q.json", "q/000042.png"] and report.count("renamed") == 1
+        assert json.loads((tmp_path / "out" / "q.json").read_text())["annotations"][0]["file_name"] == "000042.png"
+    assert outside.read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == ["000042.png", "q", "q.json"]
+
+
+def test_panoptic_to_instances_numbers_segments_apart(tmp_path):
+    # segment ids are unique per image only: two images both with segment 1
+    ds = panoptic_dataset()
+    s = ds.samples[0]
+    two = dataclasses.replace(ds, samples=(s, dataclasses.replace(s, id=43, file_name="000043.jpg")))
+    annoconv.save(two, tmp_path / "p.json", "coco-panoptic")
+    report = annoconv.convert(tmp_path / "p.json", tmp_path / "i.json", to="coco")
+    ids = [a["id"] for a in json.loads((tmp_path / "i.json").read_text())["annotations"]]
+    assert ids == [1, 2, 3, 4, 5, 6] and report.count("id_assigned") == 3
+    assert len(COCO(str(tmp_path / "i.json")).anns) == 6
 
 
 def test_panoptic_skips_samples_without_size_or_labels(tmp_path):
