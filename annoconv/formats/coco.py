@@ -632,7 +632,6 @@ class _Records:
             extra.update(self.rle_notes.get(i, ()))
         elif i in self.salvaged:
             shape = self.salvaged[i]
-            extra["segmentation"] = msgspec.json.decode(seg)  # as read, parts dropped or not
         else:
             text = bytes(seg)
             shape = None if text == b"[]" else Polygon.from_flat_json(
@@ -979,7 +978,7 @@ class _Writer:
                   poly: Polygon | None, where: str, ns: dict[str, Any]) -> tuple[list[Any] | None, Any]:
         shape = ann.shape
         absent = ns.get("_absent", ())
-        if "bbox" in absent:
+        if "bbox" in absent and ann.stored_bbox is None:
             bbox = None
         elif ann.stored_bbox is not None:
             b = ann.stored_bbox
@@ -1092,7 +1091,8 @@ def emit(
     """
     rep = report if report is not None else ConversionReport()
     wr = _Writer(rep, mask_as=mask_as, holes=holes, rle=rle, area=area, keep_extra=keep_extra)
-    if isinstance(ds.samples, CocoSamples) and mask_as == "rle" and rle == "auto":
+    if isinstance(ds.samples, CocoSamples) and mask_as == "rle" and rle == "auto" \
+            and not ds.samples._records.salvaged:  # parts dropped on reading: not as read
         return _emit_records(ds, ds.samples._records, rep, keep_extra)
     samples = list(ds.samples)
     info_ns: dict[str, Any] = ds.info.get(NS, {}) if isinstance(ds.info.get(NS), dict) else {}
@@ -1117,7 +1117,8 @@ def emit(
         if s.width is None:
             del img["width"]
         for key in ns.get("_absent", ()):
-            img.pop(key, None)
+            if not (key == "file_name" and s.file_name):
+                img.pop(key, None)
         img.update((key, v) for key, v in ns.items() if not key.startswith("_"))
         written = keep_extra or "annoconv" in ns
         kept = _sample_leftovers(s, iid, None if written else rep)
@@ -1262,6 +1263,21 @@ _NS_INTERNAL = frozenset(("_absent", "_keys", "bbox", "iscrowd", "num_keypoints"
                           "rle_counts", "rle_extra", "keypoints", "annoconv"))
 
 
+def _in_model(a: Annotation, key: str) -> bool:
+    """Whether the model holds a value for an annotation key the source did not have."""
+    if key == "category_id":
+        return a.category_id is not None
+    if key == "segmentation":
+        return a.shape is not None
+    if key == "area":
+        return a.area is not None
+    if key == "bbox":
+        return a.stored_bbox is not None
+    if key == "iscrowd":
+        return a.iscrowd
+    return False  # num_keypoints: derived from the keypoints, left out as in the source
+
+
 def _emit_annotation(a: Annotation, s: Sample, iid: int, aid: int, wr: _Writer,
                      template: dict[str, Any]) -> dict[str, Any]:
     rep = wr.report
@@ -1295,7 +1311,8 @@ def _emit_annotation(a: Annotation, s: Sample, iid: int, aid: int, wr: _Writer,
     if ns:
         out.update((k, v) for k, v in ns.items() if k not in _NS_INTERNAL)
         for key in ns.get("_absent", ()):
-            out[key] = _MISSING
+            if not _in_model(a, key):  # absent in the source and not added since
+                out[key] = _MISSING
     if a.z_index is not None or a.track_id is not None or (a.id is not None and a.id != aid):
         kept: dict[str, Any] = {}
         written = wr.keep_extra or "annoconv" in ns
@@ -1339,7 +1356,8 @@ def _emit_category(c: Category, rep: ConversionReport, keep_extra: bool) -> dict
         out["color"] = list(c.color[:3]) if ns.get("color_rgb") else list(c.color)
     out.update((k, v) for k, v in ns.items() if k not in ("_keys", "_absent", "isthing", "color_rgb"))
     for key in ns.get("_absent", ()):
-        out.pop(key, None)
+        if not (key == "name" and c.name):
+            out.pop(key, None)
     if out.get("supercategory", "") is None and "supercategory" not in ns:
         del out["supercategory"]
     if "_keys" not in ns:
@@ -1540,6 +1558,9 @@ def _panoptic_annotations(rec: dict[str, Any], i: int, folder: Path, size: tuple
     return out
 
 
+_NOT_SEGMENT_INFO = _NS_INTERNAL | {"segmentation", "image_id", "area", "id", "category_id"}
+
+
 def _inside_name(name: str) -> bool:
     """Whether ``name`` is a relative path that stays inside its folder."""
     p = PurePosixPath(name.replace("\\", "/"))
@@ -1590,7 +1611,9 @@ def _panoptic_record(args: tuple[Sample, int, str, list[tuple[int, int, Any, Ann
             else:
                 notes.append(("bbox_recomputed", where))
         info = {"id": sid, "category_id": cid, "area": area, "bbox": bbox, "iscrowd": int(a.iscrowd)}
-        info.update((k2, v) for k2, v in ns.items() if k2 != "_keys")
+        # a segment's own unknown fields; an instances annotation's fields and annoconv's
+        # bookkeeping have no place in segments_info
+        info.update((k2, v) for k2, v in ns.items() if k2 not in _NOT_SEGMENT_INFO)
         infos.append(_ordered(info, ns.get("_keys")))
     return infos, notes
 

@@ -648,6 +648,33 @@ def test_strict_false_drops_bad_parts_and_counts(tmp_path):
     ds = annoconv.load(p, strict=False, report=report)
     assert report.count("invalid_part_dropped") == 1
     assert ds.samples[0].annotations[0].shape.to_coco() == [[0, 0, 2, 0, 2, 2]]
+    # what is written is what was reported: the good parts only, and an edit wins
+    annoconv.save(ds, tmp_path / "out.json", "coco")
+    assert json.loads((tmp_path / "out.json").read_text())["annotations"][0]["segmentation"] == [[0, 0, 2, 0, 2, 2]]
+    s = ds.samples[0]
+    edited = dataclasses.replace(s.annotations[0], shape=Polygon.from_coco([[1, 1, 5, 1, 5, 3]]), area=None,
+                                 stored_bbox=None)
+    annoconv.save(dataclasses.replace(ds, samples=(dataclasses.replace(s, annotations=(edited,)),)),
+                  tmp_path / "edited.json", "coco")
+    out = json.loads((tmp_path / "edited.json").read_text())["annotations"][0]
+    assert (out["segmentation"], out["bbox"]) == ([[1, 1, 5, 1, 5, 3]], [1, 1, 4, 2])
+
+
+def test_keys_absent_in_the_source_are_written_once_the_model_has_them(tmp_path):
+    doc = with_annotation()
+    for key in ("bbox", "area", "iscrowd"):
+        del doc["annotations"][0][key]
+    p = tmp_path / "in.json"
+    p.write_text(json.dumps(doc))
+    ds = annoconv.load(p)
+    annoconv.save(ds, tmp_path / "same.json", "coco", mask_as="polygon")  # the generic writer
+    assert json.loads((tmp_path / "same.json").read_text())["annotations"] == doc["annotations"]
+    s = ds.samples[0]
+    a = dataclasses.replace(s.annotations[0], stored_bbox=Box(x0=0, y0=0, x1=2, y1=2), area=2, iscrowd=True)
+    annoconv.save(dataclasses.replace(ds, samples=(dataclasses.replace(s, annotations=(a,)),)),
+                  tmp_path / "edited.json", "coco", mask_as="polygon")
+    out = json.loads((tmp_path / "edited.json").read_text())["annotations"][0]
+    assert (out["bbox"], out["area"], out["iscrowd"]) == ([0, 0, 2, 2], 2, 1)
 
 
 def test_overflowing_polygon_numbers_are_located(tmp_path):
