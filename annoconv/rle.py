@@ -1071,6 +1071,13 @@ def from_hasty(
     a = np.asarray(pairs)
     if a.size and a.dtype.kind not in "iu":
         raise RLEError(message=f"mask values must be integers, got {a.dtype}")
+    if a.size:  # before any int64 arithmetic, which would wrap around
+        bad = next((v for v in (int(a.min()), int(a.max())) if not 0 <= v <= ph * pw), None)
+        if bad is not None:
+            raise RLEError(
+                message=f"mask value {bad} is outside its box [{x0}, {y0}, {x1}, {y1}] of "
+                f"{ph}x{pw} = {ph * pw} pixels"
+            )
     a = a.astype(_I64).reshape(-1)
     if a.size % 2:
         raise RLEError(message=f"mask has {a.size} values; expected (start, length) pairs")

@@ -272,6 +272,10 @@ def test_max_pixels_is_configurable():
         ([3, 2, 1, 1], (0, 0, 2, 2), "mask runs overlap or are not in increasing order"),
         ([4, 2], (0, 0, 2, 2), "mask run ends at pixel 5 but its box [0, 0, 2, 2] holds 2x2 = 4 pixels"),
         ([1, 1], (0, 0, 9, 2), "box [0, 0, 9, 2] (x0, y0, x1, y1) must lie inside the 4x4 (height x width) image with x0 <= x1 and y0 <= y1"),
+        # values that int64 arithmetic would wrap around (a crash in np.repeat before)
+        ([2, 2**63 - 1], (0, 0, 2, 2), f"mask value {2**63 - 1} is outside its box [0, 0, 2, 2] of 2x2 = 4 pixels"),
+        ([2**63 - 1, 2**63 - 1], (0, 0, 2, 2), f"mask value {2**63 - 1} is outside its box [0, 0, 2, 2] of 2x2 = 4 pixels"),
+        ([-(2**63), 1], (0, 0, 2, 2), f"mask value {-(2**63)} is outside its box [0, 0, 2, 2] of 2x2 = 4 pixels"),
     ],
 )
 def test_hostile_hasty_input(pairs, box, message):
