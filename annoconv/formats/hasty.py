@@ -490,6 +490,8 @@ def _parse_label(r: _Reader, lab: Any, path: tuple[Any, ...], by_name: Mapping[s
         ns["mask"] = raw_mask  # "mask": [] (third-party writers)
     if raw_poly is not None and not isinstance(shape, Polygon):
         ns["polygon"] = raw_poly  # beside a mask, or []
+        if raw_poly and isinstance(shape, Mask):  # written back only beside this same mask
+            ns["_polygon_for"] = _rle.to_string(shape.rle.counts)
     if raw_kps != [] and "keypoints" in lab:
         ns["keypoints"] = raw_kps  # null, or the keypoints' own fields (ids, dates, ...)
     return Annotation(id=ann_id, category_id=cat_id, shape=shape, stored_bbox=stored,
@@ -1027,10 +1029,13 @@ def _emit_label(w: _Writer, s: Sample, j: int, a: Annotation, height: int,
         w.add("coordinates_rounded", where)
     elif "keypoints" in ns:
         keypoints = ns["keypoints"]
-    if "polygon" in ns and (not isinstance(shape, Polygon) or ns["polygon"] == polygon):
-        polygon = ns["polygon"]
-    if "mask" in ns and not isinstance(shape, Mask):
-        mask = ns["mask"]
+    if "polygon" in ns:  # raw values only while they still agree with the model
+        raw = ns["polygon"]
+        if raw == [] or (raw == polygon if isinstance(shape, Polygon) else (
+                isinstance(shape, Mask) and ns.get("_polygon_for") == _rle.to_string(shape.rle.counts))):
+            polygon = raw
+    if ns.get("mask") == [] and not isinstance(shape, Mask):
+        mask = []
     if "bbox" in ns:
         raw = ns["bbox"]
         if raw is None and isinstance(shape, Polygon):
@@ -1150,13 +1155,18 @@ def _emit_keypoints(w: _Writer, cat: Category, shape: Keypoints, template: Any,
 
 def _load(path: Path) -> tuple[Any, str]:
     if path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
-            members = [n for n in z.namelist() if n.lower().endswith(".json")]
-            if len(members) != 1:
-                raise ParseError(path, None, f"expected a zip holding one .json file, got "
-                                             f"{len(members)}")
-            name = f"{path}/{members[0]}"
-            return load_json_bytes(z.read(members[0]), name), name
+        try:
+            with zipfile.ZipFile(path) as z:
+                members = [n for n in z.namelist() if n.lower().endswith(".json")]
+                if len(members) != 1:
+                    raise ParseError(path, None, f"expected a zip holding one .json file, got "
+                                                 f"{len(members)}")
+                name = f"{path}/{members[0]}"
+                data = z.read(members[0])
+        except (zipfile.BadZipFile, NotImplementedError, EOFError, OSError) as e:
+            # a damaged archive (bad CRC, truncated) or a compression zipfile cannot read
+            raise ParseError(path, None, f"not a readable zip: {e}") from None
+        return load_json_bytes(data, name), name
     return read_json(path), str(path)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import zipfile
@@ -173,6 +174,15 @@ def test_read_zip(tmp_path):
     with pytest.raises(ParseError) as e:
         annoconv.load(z, "hasty")
     assert str(e.value) == f"{z}: expected a zip holding one .json file, got 2"
+    # a damaged archive: one located line, not zipfile's exception
+    with zipfile.ZipFile(z, "w") as f:
+        f.writestr("export.json", json.dumps({"label_classes": [], "images": []}))
+    data = bytearray(z.read_bytes())
+    data[data.find(b'"label') + 2] ^= 0x20
+    z.write_bytes(bytes(data))
+    with pytest.raises(ParseError) as e:
+        annoconv.load(z, "hasty")
+    assert str(e.value) == f"{z}: not a readable zip: Bad CRC-32 for file 'export.json'"
 
 
 # --------------------------------------------------------------------------------------
@@ -298,6 +308,24 @@ def test_same_format_round_trip_is_exact(tmp_path, path):
     # key order too: the same text once both are dumped the same way
     assert json.dumps(json.loads(out.read_text())) == json.dumps(load(path))
     assert report.samples == len(load(path)["images"])
+
+
+def test_raw_values_are_written_only_while_they_agree_with_the_model():
+    label = {"id": "l1", "class_name": "car", "bbox": [2, 1, 6, 4], "mask": [1, 2, 3, 2],  # touching runs
+             "polygon": [[2, 1], [6, 1], [6, 4]]}  # a polygon beside the mask
+    doc = {"project_name": "p", "label_classes": [{"class_name": "car"}], "images": [{
+        "image_name": "a.jpg", "dataset_name": "t", "width": 8, "height": 6, "labels": [label]}]}
+    ds = hasty.parse(doc)
+    same = hasty.emit(ds)["images"][0]["labels"][0]
+    assert (same["mask"], same["polygon"]) == (label["mask"], label["polygon"])
+    s = ds.samples[0]
+    for shape in (Box(x0=0, y0=0, x1=1, y1=1), Mask.from_array(np.eye(6, 8, dtype=bool))):
+        a = dataclasses.replace(s.annotations[0], shape=shape, stored_bbox=None)
+        out = hasty.emit(dataclasses.replace(ds, samples=(dataclasses.replace(s, annotations=(a,)),)))
+        lab = out["images"][0]["labels"][0]
+        assert lab["polygon"] is None and lab["mask"] != label["mask"]
+        back = hasty.parse(out).samples[0].annotations[0].shape
+        assert back == shape or (isinstance(shape, Mask) and back.rle == shape.rle)
 
 
 def test_statuses_map_both_ways():
