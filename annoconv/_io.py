@@ -16,12 +16,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
 from .errors import ParseError, WriteError
 
-try:  # orjson parses and writes COCO-sized JSON several times faster than json
+try:  # orjson writes COCO-sized JSON several times faster than json
     import orjson as _orjson
 except ImportError:  # pragma: no cover - orjson is a dependency; json is the fallback
     _orjson = None
@@ -154,12 +155,21 @@ def atomic_folder(path: str | Path, *, inside: bool = False) -> Iterator[Path]:
 
 
 def load_json_bytes(data: bytes, file: str | Path | None = None) -> Any:
-    """Parse JSON, turning syntax and encoding errors into a located :class:`ParseError`."""
-    if _orjson is not None:
-        try:
-            return _orjson.loads(data)
-        except _orjson.JSONDecodeError:
-            pass  # re-parse with json for a precise line/column message
+    """Parse JSON, turning syntax and encoding errors into a located :class:`ParseError`.
+
+    msgspec parses (as fast as orjson, and it keeps integers beyond 64 bits exact, where
+    orjson turns them into floats); anything it refuses is parsed again with json, which
+    accepts a BOM and lone surrogate escapes and otherwise gives the line and column.
+
+    >>> load_json_bytes(b'{"id": 123456789012345678901234567890}')
+    {'id': 123456789012345678901234567890}
+    """
+    try:
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        pass
+    except RecursionError:
+        raise ParseError(file, None, "JSON nested too deeply to read") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -174,6 +184,8 @@ def load_json_bytes(data: bytes, file: str | Path | None = None) -> Any:
         raise ParseError(file, None, f"{e} is not valid JSON (no NaN or Infinity)") from None
     except OverflowError as e:
         raise ParseError(file, None, str(e)) from None
+    except RecursionError:
+        raise ParseError(file, None, "JSON nested too deeply to read") from None
     except json.JSONDecodeError as e:
         raise ParseError(
             file, None, f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}"
@@ -250,12 +262,32 @@ def dump_json_bytes(obj: Any, *, indent: bool = False) -> bytes:
             opt = _orjson.OPT_INDENT_2 if indent else 0
             return _orjson.dumps(obj, default=_default, option=opt)
         except TypeError:
-            pass  # e.g. integers beyond 64 bits: json handles them
-    text = json.dumps(
-        obj, default=_default, allow_nan=False, ensure_ascii=False,
-        indent=2 if indent else None, separators=None if indent else (",", ":"),
-    )
-    return text.encode("utf-8")
+            pass  # integers beyond 64 bits, lone surrogates: json handles them
+    obj = _finite(obj)
+    try:
+        text = json.dumps(
+            obj, default=_default, allow_nan=False, ensure_ascii=False,
+            indent=2 if indent else None, separators=None if indent else (",", ":"),
+        )
+    except RecursionError:
+        raise WriteError("cannot write JSON nested this deeply") from None
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (read from a "\\ud800" escape): escaped
+        return json.dumps(obj, default=_default, allow_nan=False, ensure_ascii=True,
+                          indent=2 if indent else None,
+                          separators=None if indent else (",", ":")).encode("ascii")
+
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with non-finite floats as None (as orjson writes them), for json."""
+    if isinstance(obj, float):
+        return obj if obj - obj == 0 else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def write_json(path: str | Path, obj: Any, *, indent: bool = False) -> None:

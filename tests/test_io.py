@@ -46,6 +46,7 @@ def test_write_error_names_file(tmp_path):
         (b'{"a": [1, 2', "bad.json: invalid JSON at line 1 column 12: Expecting ',' delimiter"),
         (b'{"a": "\xff"}', "bad.json: not UTF-8 text: byte 0xff at offset 7"),
         (b"", "bad.json: invalid JSON at line 1 column 1: Expecting value"),
+        (b"[" * 100_000, "bad.json: JSON nested too deeply to read"),
     ],
 )
 def test_json_errors_are_located(tmp_path, data, message):
@@ -62,9 +63,20 @@ def test_missing_file(tmp_path):
 
 
 def test_json_round_trip_keeps_numbers():
-    doc = {"i": 900100037777, "f": 702.1057499999998, "z": 0.0, "s": "a\\b", "big": 2**70}
-    assert _io.load_json_bytes(_io.dump_json_bytes(doc)) == doc
-    assert isinstance(_io.load_json_bytes(_io.dump_json_bytes(doc))["z"], float)
+    doc = {"i": 900100037777, "f": 702.1057499999998, "z": 0.0, "s": "a\\b", "big": 2**70,
+           "huge": 123456789012345678901234567890, "u64": 2**64 - 1, "below_i64": -(2**63) - 1}
+    back = _io.load_json_bytes(_io.dump_json_bytes(doc))
+    assert back == doc and all(type(back[k]) is int for k in ("big", "huge", "u64", "below_i64"))
+    assert isinstance(back["z"], float)
+
+
+def test_json_fallback_writer_keeps_its_promises():
+    # a big integer sends the writer to json: NaN is still written as null, and a lone
+    # surrogate (readable from a "\\ud800" escape) is escaped rather than a crash
+    assert _io.dump_json_bytes({"a": float("nan"), "b": [float("inf")], "n": 2**70}) == (
+        b'{"a":null,"b":[null],"n":1180591620717411303424}')
+    doc = _io.load_json_bytes(b'{"s": "\\ud800", "t": "\xc3\xa9"}')
+    assert _io.load_json_bytes(_io.dump_json_bytes(doc)) == doc == {"s": "\ud800", "t": "\u00e9"}
 
 
 def test_nan_literals_are_refused(tmp_path):
