@@ -13,7 +13,11 @@ The RLE codec is :mod:`annoconv.rle`; polygons and boxes are in :mod:`annoconv.g
 
 from __future__ import annotations
 
+import collections.abc
 import inspect
+import os
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,7 @@ from .errors import (
     RLEError,
     UnknownFormatError,
     WriteError,
+    describe_value,
 )
 from .model import (
     Annotation,
@@ -84,6 +89,8 @@ __all__ = [
 
 
 def _check_options(fn: Any, options: dict[str, Any], fmt: str, what: str) -> None:
+    """Unknown option names, and values of the wrong type for the reader's or writer's
+    annotation (a string where an int belongs, say), are usage errors."""
     params = inspect.signature(fn).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
@@ -94,6 +101,53 @@ def _check_options(fn: Any, options: dict[str, Any], fmt: str, what: str) -> Non
             f"the {fmt} {what} has no option {', '.join(map(repr, unknown))}; "
             f"its options: {', '.join(allowed) or 'none'}"
         )
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # an annotation that does not resolve: nothing to check against
+        return
+    for name, value in options.items():
+        hint = hints.get(name)
+        if hint is not None and _fits(value, hint) is False:
+            raise OptionError(f"the {fmt} {what} option {name!r} takes {_hint_text(hint)}, "
+                              f"got {describe_value(value)}")
+    level = options.get("compress_level")
+    if isinstance(level, int) and not 0 <= level <= 9:  # zlib's levels, for every PNG writer
+        raise OptionError(f"compress_level must be 0-9, got {level}")
+
+
+def _fits(value: Any, hint: Any) -> bool | None:
+    """Whether ``value`` fits the annotation ``hint`` (None: cannot tell)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if hint is type(None):
+        return value is None
+    if origin in (typing.Union, types.UnionType):
+        results = [_fits(value, a) for a in args]
+        return True if True in results else None if None in results else False
+    if origin is typing.Literal:
+        return value in args
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if hint is Path or hint is os.PathLike:
+        return isinstance(value, (str, os.PathLike))
+    if origin in (collections.abc.Sequence, list, tuple):
+        if not isinstance(value, (list, tuple)):
+            return False
+        results = [_fits(v, args[0]) for v in value] if args else []
+        return False if False in results else None
+    return None
+
+
+def _hint_text(hint: Any) -> str:
+    text = str(hint).replace("typing.", "").replace("collections.abc.", "").replace("pathlib.", "")
+    return text.replace("<class '", "").replace("'>", "")
 
 
 def load(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -140,6 +141,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except AnnoconvError as e:
         print(f"annoconv: error: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a bug: still one line (ANNOCONV_DEBUG=1 shows the traceback)
+        if os.environ.get("ANNOCONV_DEBUG"):
+            raise
+        print(f"annoconv: unexpected error (a bug in annoconv, please report it; "
+              f"ANNOCONV_DEBUG=1 shows where): {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     parser.error(f"unknown command {args.command!r}")
     return 2  # pragma: no cover

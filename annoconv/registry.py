@@ -48,7 +48,8 @@ _LOADED = False
 
 
 def register(spec: FormatSpec, *, replace: bool = False) -> None:
-    """Add a format (``replace=True`` to override an existing name)."""
+    """Add a format (``replace=True`` to override an existing name, built-in ones included)."""
+    _ensure_builtin()  # built-ins first, and never shadowed by accident
     if spec.name in _REGISTRY and not replace:
         raise ValueError(f"format {spec.name!r} is already registered")
     _REGISTRY[spec.name] = spec
@@ -62,8 +63,7 @@ def _ensure_builtin() -> None:
     from .formats import BUILTIN
 
     for spec in BUILTIN:
-        if spec.name not in _REGISTRY:
-            _REGISTRY[spec.name] = spec
+        _REGISTRY[spec.name] = spec
 
 
 def available_formats() -> list[FormatSpec]:

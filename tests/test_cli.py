@@ -64,6 +64,38 @@ def test_usage_errors_exit_2(native_file, tmp_path, capsys):
     assert "has no option 'bogus'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("to", "option", "message"),
+    [
+        ("semantic-png", "workers=abc", "the semantic-png writer option 'workers' takes int, got 'abc'"),
+        ("semantic-png", "labels_order=5", "the semantic-png writer option 'labels_order' takes Sequence[str] | str, got 5"),
+        ("coco-panoptic", "png_dir=5", "the coco-panoptic writer option 'png_dir' takes str | None, got 5"),
+        ("segments", 'compress_level="x"', "the segments writer option 'compress_level' takes int, got 'x'"),
+        ("index-png", "compress_level=99", "compress_level must be 0-9, got 99"),
+        ("index-png", "background=-1", "background must be an index 0-65535, got -1"),
+    ],
+)
+def test_option_values_of_the_wrong_kind_are_usage_errors(native_file, tmp_path, capsys, to, option, message):
+    assert cli.main(["convert", str(native_file), str(tmp_path / "o"), "--to", to, "-w", option]) == 2
+    assert capsys.readouterr().err == f"annoconv: usage error: {message}\n"
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_unexpected_exception_is_still_one_line(native_file, tmp_path, capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(cli, "convert", broken)
+    argv = ["convert", str(native_file), str(tmp_path / "o.json"), "--to", "coco"]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("annoconv: unexpected error (a bug in annoconv")
+    assert err.endswith("KeyError: 'boom'\n")
+    monkeypatch.setenv("ANNOCONV_DEBUG", "1")
+    with pytest.raises(KeyError):
+        cli.main(argv)
+
+
 def test_unknown_format_exit_1(native_file, tmp_path, capsys):
     assert cli.main(["convert", str(native_file), str(tmp_path / "o"), "--to", "nope"]) == 1
     assert "unknown format 'nope'" in capsys.readouterr().err

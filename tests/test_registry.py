@@ -30,6 +30,33 @@ def test_detection_failures(tmp_path):
         registry.detect_format(tmp_path / "missing.json")
 
 
+def test_byte_order_marks_and_late_images_are_detected(tmp_path):
+    native = tmp_path / "n.json"
+    native.write_bytes(b'\xef\xbb\xbf{"annoconv": 1}')
+    assert registry.detect_format(native) == "annoconv"
+    # COCO with its annotations first (the images key beyond the first 64 KiB), with a BOM
+    ann = '{"id": %d, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "area": 1, "iscrowd": 0}'
+    body = ('{"annotations": [' + ", ".join(ann % i for i in range(1, 1500)) + '], '
+            '"images": [{"id": 1, "file_name": "a.jpg", "height": 4, "width": 4}], '
+            '"categories": [{"id": 1, "name": "a"}]}')
+    coco = tmp_path / "c.json"
+    coco.write_bytes(b"\xef\xbb\xbf" + body.encode())
+    assert len(body) > 65536 and registry.detect_format(coco) == "coco"
+    assert annoconv.load(coco).stats()["annotations"] == 1499
+
+
+def test_a_third_party_format_cannot_shadow_a_builtin_by_accident():
+    # even as the very first call into the registry (a fresh interpreter)
+    code = ("from annoconv.registry import FormatSpec, register\n"
+            "try:\n    register(FormatSpec(name='coco', description='fake'))\n"
+            "except ValueError as e:\n    print(e)\n")
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out == "format 'coco' is already registered\n"
+
+
 def test_register_a_third_party_format(tmp_path):
     def sniff(path, head):
         return 2 if head.startswith(b"TOY") else 0

@@ -825,8 +825,10 @@ def iter_samples(
 
 
 def _read_bytes(p: Path) -> bytes:
+    """The file's bytes, without a UTF-8 byte order mark (which JSON parsers refuse)."""
     try:
-        return p.read_bytes()
+        data = p.read_bytes()
+        return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     except FileNotFoundError:
         raise ParseError(p, None, "file not found") from None
     except IsADirectoryError:
@@ -1404,6 +1406,10 @@ def write(
 
 
 def sniff(path: Path, head: bytes) -> int:
+    """2 for an object with ``images`` and ``annotations`` or ``categories`` in the first
+    64 KiB; 1 with ``images`` only, or with annotations that have an ``image_id`` (the
+    ``images`` key further on, as when ``annotations`` comes first)."""
+    head = head.removeprefix(b"\xef\xbb\xbf")
     if not head.lstrip().startswith(b"{") or re.match(rb'\s*\{\s*"annoconv"\s*:', head):
         return 0
     has_images = b'"images"' in head
@@ -1411,7 +1417,7 @@ def sniff(path: Path, head: bytes) -> int:
         return 0
     if has_images and (b'"annotations"' in head or b'"categories"' in head):
         return 2
-    return 1 if has_images else 0
+    return 1 if has_images or (b'"annotations"' in head and b'"image_id"' in head) else 0
 
 
 # --------------------------------------------------------------------------------------
@@ -1732,6 +1738,7 @@ def _default_color(cid: int) -> tuple[int, int, int]:
 
 
 def sniff_panoptic(path: Path, head: bytes) -> int:
+    head = head.removeprefix(b"\xef\xbb\xbf")
     return 2 if head.lstrip().startswith(b"{") and b'"segments_info"' in head else 0
 
 

@@ -207,8 +207,10 @@ def parse(doc: Any, file: str | Path | None = None) -> Dataset:
             ))
     except ParseError as e:
         raise e.located(file, json_pointer(*path)) from None
-    except (KeyError, TypeError, ValueError) as e:
-        what = f"missing key {e}" if isinstance(e, KeyError) else str(e)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as e:
+        what = (f"missing key {e}" if isinstance(e, KeyError) else
+                "expected an object" if isinstance(e, AttributeError) else
+                "too few values" if isinstance(e, IndexError) else str(e))
         raise ParseError(file, json_pointer(*path), what) from None
     return Dataset(categories=tuple(cats), attribute_specs=tuple(specs),
                    samples=tuple(samples), info=doc.get("info", {}))
@@ -230,7 +232,7 @@ def write(ds: Dataset, path: str | Path, *, report: ConversionReport | None = No
 
 def sniff(path: Path, head: bytes) -> int:
     # emit() writes the "annoconv" key first, compact or indented
-    return 2 if re.match(rb'\s*\{\s*"annoconv"\s*:', head) else 0
+    return 2 if re.match(rb'(?:\xef\xbb\xbf)?\s*\{\s*"annoconv"\s*:', head) else 0
 
 
 FORMAT = FormatSpec(

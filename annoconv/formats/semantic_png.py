@@ -788,6 +788,8 @@ def write_index(dataset: Dataset, path: str | Path, *, report: ConversionReport 
     (Doctest in :func:`read_index`.)"""
     rep = report if report is not None else ConversionReport()
     orders = _check_orders(labels_order)
+    if background is not None and not 0 <= background < 65536:
+        raise OptionError(f"background must be an index 0-65535, got {background}")
     if background is None:
         info_ns = dataset.info.get(INDEX_NS)
         background = info_ns.get("background", 0) if isinstance(info_ns, dict) else 0

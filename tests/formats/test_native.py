@@ -93,6 +93,11 @@ def test_round_trip_masks(ms):
             {"id": 1, "category_id": 1, "shape": {"type": "blob"}}]}]},
          "d.json: $.samples[0].annotations[0]: unknown shape type 'blob'"),
         ([1], "d.json: $: expected an annoconv JSON object with key 'annoconv'"),
+        ({"annoconv": 1, "samples": [1]}, "d.json: $.samples[0]: expected an object"),
+        ({"annoconv": 1, "samples": [{"id": 1, "file_name": "a", "annotations": [
+            {"id": 1, "category_id": 1, "bbox": [1, 2]}]}]}, "d.json: $.samples[0].annotations[0]: too few values"),
+        ({"annoconv": 1, "samples": [{"id": 1, "file_name": "a", "annotations": ["x"]}]},
+         "d.json: $.samples[0].annotations[0]: expected an object"),
     ],
 )
 def test_malformed(doc, message):
