@@ -758,7 +758,7 @@ def test_polygon_far_outside_the_image_is_a_located_error(tmp_path):
     ds = Dataset(categories=(Category(id=1, name="a"),), samples=(
         Sample(id="i", file_name="a.jpg", width=8, height=6, annotations=(
             Annotation(id="x", category_id=1, shape=far),)),))
-    with pytest.raises(ConversionError, match="^image 'a.jpg' label x: polygon too large to rasterise"):
+    with pytest.raises(ConversionError, match=r"^image 'a\.jpg' label x: polygon too large to rasterise"):
         annoconv.save(ds, tmp_path / "h.json", "hasty")
     assert list(tmp_path.iterdir()) == []
 
