@@ -491,6 +491,9 @@ class Polyline:
         return Box(x0=lo[0], y0=lo[1], x1=hi[0], y1=hi[1])
 
 
+_VISIBILITIES = np.array([0, 1, 2])
+
+
 class Visibility(enum.IntEnum):
     """Keypoint visibility, COCO's v: 0 not labelled, 1 labelled but hidden, 2 visible."""
 
@@ -510,11 +513,12 @@ class Keypoints:
 
     def __post_init__(self) -> None:
         pts = _points_array(self.points, "keypoints")
-        vis = np.array(self.visibility, dtype=np.int8, copy=True).reshape(-1)
-        if vis.shape[0] != pts.shape[0]:
-            raise ValueError(f"keypoints: {pts.shape[0]} points but {vis.shape[0]} visibilities")
-        if vis.size and (vis.min() < 0 or vis.max() > 2):
+        raw = np.asarray(self.visibility).reshape(-1)
+        if raw.shape[0] != pts.shape[0]:
+            raise ValueError(f"keypoints: {pts.shape[0]} points but {raw.shape[0]} visibilities")
+        if raw.size and not np.isin(raw, _VISIBILITIES).all():  # before int8 could wrap 258 to 2
             raise ValueError("keypoints: visibility must be 0, 1 or 2")
+        vis = raw.astype(np.int8)  # a copy, also when it already was int8
         vis.flags.writeable = False
         object.__setattr__(self, "points", pts)
         object.__setattr__(self, "visibility", vis)
@@ -530,10 +534,15 @@ class Keypoints:
         if a.size % 3:
             raise ValueError(f"keypoints: {a.size} values; expected (x, y, v) triplets")
         a = a.reshape(-1, 3)
-        vis = a[:, 2]
-        if vis.size and not np.array_equal(vis, np.round(vis)):
+        vis, pts = a[:, 2], a[:, :2]
+        if vis.size and not np.isin(vis, _VISIBILITIES).all():
             raise ValueError("keypoints: visibility must be 0, 1 or 2")
-        return cls(points=a[:, :2], visibility=vis.astype(np.int8))
+        if pts.dtype == object:  # integers beyond 64 bits somewhere: as doubles
+            try:
+                pts = pts.astype(np.float64)
+            except (TypeError, ValueError, OverflowError):
+                raise ValueError("keypoints: coordinates must be numbers") from None
+        return cls(points=pts, visibility=vis)
 
     def to_coco(self) -> list[Number]:
         out: list[Number] = []

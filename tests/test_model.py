@@ -69,6 +69,11 @@ def test_keyword_only():
         (lambda: Box(x0=float("nan"), y0=0, x1=1, y1=1), "Box.x0 must be a finite number, got nan"),
         (lambda: Polygon.from_coco([[0, 0, 1]]), "polygon exterior: 3 coordinates; expected (x, y) pairs"),
         (lambda: Keypoints(points=[[0, 0]], visibility=[3]), "keypoints: visibility must be 0, 1 or 2"),
+        # checked before the int8 cast, which would wrap 258 and -254 to 2
+        (lambda: Keypoints(points=[[0, 0]], visibility=[258]), "keypoints: visibility must be 0, 1 or 2"),
+        (lambda: Keypoints.from_coco([1, 2, -254]), "keypoints: visibility must be 0, 1 or 2"),
+        (lambda: Keypoints.from_coco([1, 2, 1e10]), "keypoints: visibility must be 0, 1 or 2"),
+        (lambda: Keypoints.from_coco([1, 2, 1.5]), "keypoints: visibility must be 0, 1 or 2"),
         (lambda: Category(id=1, name="a", kind="blob"), "Category.kind must be 'thing' or 'stuff', got 'blob'"),
         (lambda: Dataset(categories=(Category(id=1, name="a"), Category(id=1, name="b"))), "category id 1 appears more than once"),
         (lambda: Ellipse(cx=0, cy=0, rx=-1, ry=1), "Ellipse radii must be >= 0"),

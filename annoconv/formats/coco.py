@@ -558,6 +558,9 @@ class _Records:
                 if any(v not in (0, 1, 2) for v in kp[2::3]):
                     raise ParseError(file, json_pointer("annotations", i, "keypoints"),
                                      "visibility values must be 0, 1 or 2")
+                if kp and (max(kp) > 2**53 or min(kp) < -(2**53)):  # beyond exact doubles
+                    raise ParseError(file, json_pointer("annotations", i, "keypoints"),
+                                     "a coordinate is beyond +-2^53")
             per_image[j].append(i)
         self.salvaged: dict[int, Polygon | None] = {}
         for bad in _bad_polygons(polygons, anns):
@@ -657,8 +660,8 @@ class _Records:
             keypoints = Keypoints.from_coco(kp)
             if nkp is not UNSET and nkp != keypoints.num_labeled:
                 extra["num_keypoints"] = nkp
-            if len({v.__class__ for v in kp}) > 1:
-                extra["keypoints"] = kp  # mixed ints and floats: keep the numbers as written
+            if len({v.__class__ for v in kp}) > 1 or (kp and kp[2].__class__ is not int):
+                extra["keypoints"] = kp  # mixed ints and floats, or 2.0: the numbers as written
         elif nkp is not UNSET:
             extra["num_keypoints"] = nkp
         kept = a.annoconv

@@ -362,6 +362,7 @@ def with_annotation(**changes):
         (with_annotation(bbox=[0, 0, -2, 2]), "$.annotations[0].bbox[2]: bbox width and height must be >= 0"),
         (with_annotation(keypoints=[1, 2]), "$.annotations[0].keypoints: 2 values; expected (x, y, v) triplets"),
         (with_annotation(keypoints=[1, 2, 3]), "$.annotations[0].keypoints: visibility values must be 0, 1 or 2"),
+        (with_annotation(keypoints=[2**70, 1, 2]), "$.annotations[0].keypoints: a coordinate is beyond +-2^53"),
         ({**BASE, "images": [{"file_name": "a.jpg"}]}, "$.images[0]: missing key 'id'"),
         ({**BASE, "images": [BASE["images"][0], BASE["images"][0]]}, "$.images[1].id: image id 1 appears more than once"),
         ({**BASE, "categories": [{"id": "x", "name": "a"}]}, "$.categories[0].id: expected an integer, got a string"),
@@ -626,6 +627,14 @@ def test_keypoints_without_num_keypoints(tmp_path):
     ds = round_trip_both(tmp_path, doc)
     out, _ = write_and_reload(materialized(ds), tmp_path, mask_as="polygon")
     assert "num_keypoints" not in out["annotations"][0]
+
+
+def test_float_keypoints_keep_their_numbers(tmp_path):
+    doc = with_annotation(keypoints=[1.5, 2.5, 2.0, 0.0, 0.0, 0.0], num_keypoints=1)
+    ds = round_trip_both(tmp_path, doc)
+    out, _ = write_and_reload(materialized(ds), tmp_path, mask_as="polygon")
+    assert out["annotations"][0]["keypoints"] == [1.5, 2.5, 2.0, 0.0, 0.0, 0.0]
+    assert [type(v) for v in out["annotations"][0]["keypoints"]] == [float] * 6
 
 
 def test_no_size_and_no_area_is_not_an_error(tmp_path):
