@@ -12,6 +12,7 @@ import io
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -333,19 +334,42 @@ def read_png(path: str | Path) -> tuple[npt.NDArray[Any], str, list[int] | None]
         with p.open("rb") as f:
             head = f.read(8)
             if head == b"\x89PNG\r\n\x1a\n":
-                f.seek(-12, os.SEEK_END)
-                if f.read(12)[4:8] != b"IEND":  # Pillow reads a PNG cut after its pixels
+                f.seek(max(8, os.fstat(f.fileno()).st_size - _PNG_TAIL))
+                if _IEND not in f.read():  # Pillow reads a PNG cut after its pixels
                     raise ParseError(p, None, "not a readable image: truncated PNG (no IEND chunk at its end)")
-        with Image.open(p) as im:
-            im.load()
-            mode = im.mode
-            palette = im.getpalette() if mode == "P" else None
-            arr = np.asarray(im)
+        try:
+            return _open_image(p)
+        except Image.DecompressionBombError:
+            # Pillow's guard (about 179 million pixels) is lower than the masks annoconv
+            # itself writes (drone orthomosaics); raise it to the RLE bound for this file
+            with _PIL_LIMIT:
+                limit = Image.MAX_IMAGE_PIXELS
+                Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+                try:
+                    return _open_image(p)
+                finally:
+                    Image.MAX_IMAGE_PIXELS = limit
     except FileNotFoundError:
         raise ParseError(p, None, "file not found") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as e:
         raise ParseError(p, None, f"not a readable image: {e}") from None
-    return arr, mode, palette
+
+
+#: The largest image :func:`read_png` opens (as ``rle.MAX_PIXELS``).
+MAX_IMAGE_PIXELS = 2**31
+_PIL_LIMIT = threading.Lock()
+_PNG_TAIL = 1 << 16  # IEND is looked for in the last 64 KiB (data after it is tolerated)
+_IEND = b"IEND\xaeB`\x82"  # the chunk type and its CRC: the same in every PNG
+
+
+def _open_image(p: Path) -> tuple[npt.NDArray[Any], str, list[int] | None]:
+    from PIL import Image
+
+    with Image.open(p) as im:
+        im.load()
+        mode = im.mode
+        palette = im.getpalette() if mode == "P" else None
+        return np.asarray(im), mode, palette
 
 
 def write_png(

@@ -327,6 +327,18 @@ def _rings_to_rles(
     return [RLE._make(counts[a : b + 1], height, width) for a, b in zip(starts_out.tolist(), lasts.tolist())]
 
 
+def _check_image_size(height: Any, width: Any) -> None:
+    """The size an RLE can have: two non-negative integers, at most ``rle.MAX_PIXELS``
+    pixels (ValueError otherwise, which writers turn into a located ConversionError)."""
+    if not (isinstance(height, (int, np.integer)) and isinstance(width, (int, np.integer))) \
+            or isinstance(height, bool) or isinstance(width, bool) or height < 0 or width < 0:
+        raise ValueError(f"image size must be two non-negative integers, got {height!r}x{width!r} "
+                         "(height x width)")
+    if height * width > _rle.MAX_PIXELS:
+        raise ValueError(f"image of {height}x{width} (height x width) has more than "
+                         f"{_rle.MAX_PIXELS} pixels, the most a mask may have")
+
+
 def polygons_to_rles(
     polygons: Sequence[PolygonLike], height: int, width: int
 ) -> list[RLE]:
@@ -339,6 +351,7 @@ def polygons_to_rles(
     >>> [_rle.area(r) for r in polygons_to_rles([[[0, 0, 10, 0, 10, 10, 0, 10]], [[0.5, 0.5, 9.5, 0.5, 9.5, 9.5, 0.5, 9.5]]], 20, 20)]
     [100, 81]
     """
+    _check_image_size(height, width)
     rings: list[npt.NDArray[Any]] = []
     layout: list[list[int]] = []  # per polygon, the number of holes of each part
     for p in polygons:
@@ -704,6 +717,7 @@ def shapes_to_rles(
     >>> _rle.area(out[0]), out[1]
     (4, None)
     """
+    _check_image_size(height, width)
     out: list[RLE | None] = [None] * len(shapes)
     todo: list[int] = []
     polys: list[Polygon] = []
@@ -743,6 +757,7 @@ def paint(
     """
     if len(rles) != len(values):
         raise ValueError("paint needs one value per mask")
+    _check_image_size(height, width)
     flat = np.full(height * width, background, dtype=dtype)  # column-major, like the runs
     owner = np.full(height * width, -1, dtype=np.int32 if len(rles) < 2**31 else np.int64)
     for i, r in enumerate(rles):

@@ -3,6 +3,8 @@ pycocotools, and the pixel-edge tracer's exact round trip."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -10,7 +12,7 @@ from pycocotools import _mask as coco_mask_c
 from pycocotools import mask as coco_mask
 
 from annoconv import geometry, rle
-from annoconv.model import Polygon
+from annoconv.model import Box, Polygon
 
 from .samples import polygon_with_hole, square_10, two_part_polygon
 from .strategies import masks, polygon_parts
@@ -103,6 +105,21 @@ def test_holes_are_subtracted():
 def test_rasteriser_rejects_absurd_coordinates():
     with pytest.raises(ValueError, match="too large to rasterise"):
         geometry.polygon_to_rle([[0, 0, 1e9, 0, 1e9, 1e9]], 10, 10)
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "message"),
+    [(100_000, 100_000, "image of 100000x100000 (height x width) has more than 2147483648 pixels"),
+     (-1, 5, "image size must be two non-negative integers, got -1x5"),
+     (2.5, 3, "image size must be two non-negative integers, got 2.5x3")],
+)
+def test_rasteriser_rejects_impossible_image_sizes(height, width, message):
+    # before, counts wrapped around uint32 into an RLE that did not sum to height*width
+    for call in (lambda: geometry.polygon_to_rle([[0, 0, 3, 0, 3, 3]], height, width),
+                 lambda: geometry.shapes_to_rles([Box(x0=0, y0=0, x1=1, y1=1)], height, width),
+                 lambda: geometry.paint([], [], height, width)):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            call()
 
 
 @given(masks(max_side=12))

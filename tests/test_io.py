@@ -137,6 +137,21 @@ def test_truncated_png_is_refused(tmp_path):
     (tmp_path / "cut.png").write_bytes(data[:-12])
     with pytest.raises(ParseError, match=r"not a readable image: truncated PNG \(no IEND chunk at its end\)"):
         _io.read_png(tmp_path / "cut.png")
+    (tmp_path / "tail.png").write_bytes(data + b"\n")  # bytes after IEND: Pillow reads it, so do we
+    assert _io.read_png(tmp_path / "tail.png")[0].shape == (4, 4)
+
+
+def test_png_beyond_pillows_bomb_guard_is_read(tmp_path, monkeypatch):
+    # Pillow refuses images over 2 x MAX_IMAGE_PIXELS (about 179 million pixels by default:
+    # an orthomosaic mask annoconv itself writes); shown here with a guard of 100 pixels
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    _io.write_png(tmp_path / "a.png", np.ones((30, 30), np.uint8))
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(tmp_path / "a.png")
+    assert _io.read_png(tmp_path / "a.png")[0].sum() == 900
+    assert Image.MAX_IMAGE_PIXELS == 100  # the guard is back as it was
 
 
 def test_overflowing_numbers_are_refused(tmp_path):
