@@ -137,13 +137,7 @@ def atomic_folder(path: str | Path, *, inside: bool = False) -> Iterator[Path]:
     ok = False
     try:
         yield tmp
-        target.mkdir(parents=True, exist_ok=True)
-        for src in sorted(tmp.rglob("*")):
-            if src.is_dir():
-                continue
-            dst = target / src.relative_to(tmp)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(src, dst)
+        _move_all(tmp, target)
         ok = True
     except OSError as e:
         if isinstance(e, WriteError):
@@ -153,6 +147,41 @@ def atomic_folder(path: str | Path, *, inside: bool = False) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         if not ok:
             _remove_empty(created)
+
+
+def _move_all(tmp: Path, target: Path) -> None:
+    """Move every file of ``tmp`` to the same place under ``target``, all or nothing: a
+    failure part way (a file where a folder must go, a full disk) puts back the files it
+    replaced and removes what it added, folders included."""
+    files = [p for p in sorted(tmp.rglob("*")) if not p.is_dir()]
+    old = Path(tempfile.mkdtemp(prefix=".replaced-", dir=tmp))  # same file system as target
+    done: list[tuple[Path, Path | None]] = []  # (placed file, the file it replaced)
+    made: list[Path] = []  # folders created here, in creation order
+    try:
+        for src in files:
+            dst = target / src.relative_to(tmp)
+            missing = _missing_parents(dst.parent)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            made += reversed(missing)
+            backup = None
+            if dst.is_dir() and not dst.is_symlink():
+                raise IsADirectoryError(21, "a folder is in the way", str(dst))
+            if os.path.lexists(dst):
+                backup = old / str(len(done))
+                os.replace(dst, backup)
+            done.append((dst, backup))
+            os.replace(src, dst)
+    except BaseException:
+        for dst, backup in reversed(done):
+            with contextlib.suppress(OSError):
+                if backup is not None:
+                    os.replace(backup, dst)
+                elif os.path.lexists(dst):
+                    dst.unlink()
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 def load_json_bytes(data: bytes, file: str | Path | None = None) -> Any:

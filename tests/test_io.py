@@ -117,6 +117,24 @@ def test_atomic_folder_success_moves_files(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
+@pytest.mark.parametrize("inside", [False, True])
+def test_atomic_folder_moves_all_files_or_none(tmp_path, inside):
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "a.json").write_text("old")
+    (target / "val").write_text("a file where the new export needs a folder")
+    with pytest.raises(WriteError, match="cannot write"), _io.atomic_folder(target, inside=inside) as tmp:
+        (tmp / "a.json").write_text("new")  # moved first (sorted), then put back
+        (tmp / "new" / "deep").mkdir(parents=True)
+        (tmp / "new" / "deep" / "b.png").write_bytes(b"x")
+        (tmp / "val").mkdir()
+        (tmp / "val" / "c.png").write_bytes(b"x")
+    assert sorted(p.name for p in target.iterdir()) == ["a.json", "val"]
+    assert (target / "a.json").read_text() == "old"
+    assert (target / "val").read_text() == "a file where the new export needs a folder"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
 def test_written_files_get_ordinary_permissions(tmp_path):
     import os
     import stat

@@ -56,6 +56,7 @@ was read from Hasty JSON (same platform), else are uuid5 of the class name.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -239,6 +240,10 @@ def _png_mode(img: npt.NDArray[Any], plan: Plan, kept: Mapping[str, Any] | None,
 
 def _render_to_file(job: tuple[Sample, Plan, str, Mapping[str, Any] | None]) -> list[tuple[str, int, str]]:
     sample, plan, path, kept = job
+    if kept and kept.get("rgb") == "index" and plan.colors is not None and len(plan.colors) <= 256:
+        # read as gray R = G = B = png_index: written back the same way
+        gray = np.repeat(np.arange(len(plan.colors), dtype=np.uint8)[:, None], 3, axis=1)
+        plan = dataclasses.replace(plan, colors=gray)
     img, losses = render(sample, plan)
     img, palette, mode, more = _png_mode(img, plan, kept, _where(sample))
     _save_png(path, img, palette, plan.compress_level, mode)
@@ -412,31 +417,44 @@ def _png_files(root: Path) -> list[tuple[str, str | None]]:
 
 
 def _pixel_values(arr: npt.NDArray[Any], mode: str, path: Path,
-                  colors: Mapping[tuple[int, int, int], int] | None) -> npt.NDArray[Any]:
-    """A 2-D integer label image from a decoded PNG (RGB matched against ``colors``)."""
+                  colors: Mapping[tuple[int, int, int], int] | None) -> tuple[npt.NDArray[Any], bool]:
+    """A 2-D integer label image from a decoded PNG (RGB matched against ``colors``), and
+    whether it is an RGB image whose every labelled pixel is gray ``R = G = B = png_index``
+    (the other RGB layout, which the writer then keeps)."""
     if mode in ("L", "P", "I;16", "I;16B", "I", "1"):
-        return arr.astype(np.int64) if mode in ("I", "1") else arr
+        return (arr.astype(np.int64) if mode in ("I", "1") else arr), False
     if mode == "LA":
-        return arr[..., 0]
+        return arr[..., 0], False
     if mode in ("RGB", "RGBA") and colors is not None:
         rgb = arr[..., :3].astype(np.uint32)
         key = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
         uniq, inverse = np.unique(key, return_inverse=True)
         lut = np.zeros(uniq.size, np.int64)
-        for i, k in enumerate(uniq.tolist()):
+        by_colour = by_gray = 0
+        for i, k in enumerate(uniq.tolist()):  # once per distinct colour
             c = (k >> 16, (k >> 8) & 255, k & 255)
             if c == (0, 0, 0):
                 continue
-            if c in colors:
-                lut[i] = colors[c]
+            value = colors.get(c)
+            if value == _SHARED:
+                y, x = np.argwhere(key == k)[0].tolist()
+                raise ParseError(path, None, f"pixel colour {c} at (x={x}, y={y}) is the colour "
+                                             "of two classes in label_classes.json")
+            if value is not None:
+                lut[i] = value
+                by_colour += 1
             elif c[0] == c[1] == c[2]:
                 lut[i] = c[0]
+                by_gray += 1
             else:
                 y, x = np.argwhere(key == k)[0].tolist()
                 raise ParseError(path, None, f"pixel colour {c} at (x={x}, y={y}) is not the "
                                              "colour of a class in label_classes.json")
-        return lut[inverse.reshape(key.shape)]
+        return lut[inverse.reshape(key.shape)], by_gray > 0 and by_colour == 0
     raise ParseError(path, None, f"expected a single-channel index PNG, got mode {mode}")
+
+
+_SHARED = -1  # in the colour table: a colour two classes share
 
 
 def _read_one(job: tuple[Path, str, str | None, Mapping[int, int],
@@ -444,7 +462,7 @@ def _read_one(job: tuple[Path, str, str | None, Mapping[int, int],
     root, rel, subset, by_value, colors, background, table, ns = job
     path = root / rel
     arr, mode, palette = read_png(path)  # refuses a PNG cut after its pixel data too
-    labels = _pixel_values(arr, mode, path, colors)
+    labels, gray = _pixel_values(arr, mode, path, colors)
     height, width = labels.shape
     anns = []
     for value, r in sorted(_rle.encode_labels(labels, background=background).items()):
@@ -461,6 +479,8 @@ def _read_one(job: tuple[Path, str, str | None, Mapping[int, int],
         kept["mode"] = mode
         if palette is not None:
             kept["palette"] = palette
+        if gray:
+            kept["rgb"] = "index"  # R = G = B = png_index rather than the class colours
     return Sample(id=sid, file_name=PurePosixPath(rel).name, width=width, height=height,
                   subset=subset, annotations=tuple(anns), extra={ns: kept} if kept else {})
 
@@ -572,7 +592,8 @@ def read(path: str | Path, *, report: ConversionReport | None = None,
     colors: dict[tuple[int, int, int], int] = {}
     for c in cats:
         if c.color is not None:
-            colors.setdefault(c.color[:3], c.extra[NS]["png_index"])
+            rgb = c.color[:3]
+            colors[rgb] = _SHARED if rgb in colors else c.extra[NS]["png_index"]
     samples = _read_samples(root, by_value, colors, 0, CLASSES_FILE, workers, NS)
     idx = [c.extra[NS]["png_index"] for c in cats]
     fmt: str | None = None

@@ -461,6 +461,34 @@ def test_invalid_pixels(tmp_path):
         annoconv.load(d)
 
 
+def test_gray_rgb_layout_survives_a_same_format_round_trip(tmp_path):
+    # the other RGB layout the reader accepts: R = G = B = png_index, not the class colours
+    rgb = np.zeros((2, 3, 3), np.uint8)
+    rgb[0, 0], rgb[1, 2] = (1, 1, 1), (2, 2, 2)
+    d = _folder(tmp_path, TABLE, {"x.png": rgb})
+    report = annoconv.convert(d, tmp_path / "out", to="semantic-png")
+    assert report.lossless
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out" / "ds" / "x.png")), rgb)
+    # a file painted with the class colours keeps them
+    rgb[0, 0], rgb[1, 2] = (255, 0, 0), (0, 255, 0)
+    Image.fromarray(rgb).save(d / "ds" / "x.png")
+    annoconv.convert(d, tmp_path / "out2", to="semantic-png")
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out2" / "ds" / "x.png")), rgb)
+
+
+def test_a_colour_two_classes_share_is_an_error_where_it_is_used(tmp_path):
+    table = [TABLE[0], {**TABLE[1], "color": "#ff000080"}]  # the same RGB as class 'a'
+    rgb = np.zeros((2, 2, 3), np.uint8)
+    d = _folder(tmp_path, table, {"x.png": rgb})
+    assert annoconv.load(d).samples[0].annotations == ()  # not used: readable
+    rgb[1, 0] = (255, 0, 0)
+    Image.fromarray(rgb).save(d / "ds" / "x.png")
+    with pytest.raises(ParseError) as e:
+        annoconv.load(d)
+    assert str(e.value) == (f"{d}/ds/x.png: pixel colour (255, 0, 0) at (x=0, y=1) is the colour "
+                            "of two classes in label_classes.json")
+
+
 @pytest.mark.parametrize("cut", [1, 8, 17, 30, 45, 60, -20, -1])
 def test_truncated_png(tmp_path, cut):
     d = _folder(tmp_path, TABLE, {"x.png": np.ones((6, 9), np.uint8)})
