@@ -154,7 +154,7 @@ def _move_all(tmp: Path, target: Path) -> None:
     failure part way (a file where a folder must go, a full disk) puts back the files it
     replaced and removes what it added, folders included."""
     files = [p for p in sorted(tmp.rglob("*")) if not p.is_dir()]
-    old = Path(tempfile.mkdtemp(prefix=".replaced-", dir=tmp))  # same file system as target
+    old = tmp / ".annoconv-replaced"  # the replaced files, on the target's file system
     done: list[tuple[Path, Path | None]] = []  # (placed file, the file it replaced)
     made: list[Path] = []  # folders created here, in creation order
     try:
@@ -167,6 +167,7 @@ def _move_all(tmp: Path, target: Path) -> None:
             if dst.is_dir() and not dst.is_symlink():
                 raise IsADirectoryError(21, "a folder is in the way", str(dst))
             if os.path.lexists(dst):
+                old.mkdir(exist_ok=bool(done))
                 backup = old / str(len(done))
                 os.replace(dst, backup)
             done.append((dst, backup))
