@@ -42,7 +42,10 @@ Writing from any model (choices where the spec leaves room):
   category ids always kept.
 - statuses, tags, image attributes, z_index and track ids have no COCO field: they are counted
   in the report, and with ``keep_extra=True`` written under an ``"annoconv"`` key per image /
-  annotation that pycocotools ignores (and that this reader reads back).
+  annotation / category that pycocotools ignores. This reader reads back the status, tags,
+  attributes, subset, z_index, track id, and a category's colour and stuff kind; a source's
+  own non-COCO ids (Hasty's label ids, say) stay there for reference, as the COCO ids are the
+  ones a COCO file is joined on.
 
 Panoptic (``coco-panoptic``): a JSON whose ``annotations`` hold one record per image
 ``{image_id, file_name, segments_info: [{id, category_id, area, bbox, iscrowd}]}`` and a
@@ -347,6 +350,12 @@ def _category(c: Any, i: int, file: Any) -> Category:
             ns["color_rgb"] = True
     elif color is not None:
         ns["color"] = color  # not an RGB(A) list: kept verbatim
+    kept = c.get("annoconv") if isinstance(c.get("annoconv"), dict) else {}
+    if rgba is None and color is None and isinstance(kept.get("color"), list) and \
+            len(kept["color"]) in (3, 4) and all(type(v) is int and 0 <= v <= 255 for v in kept["color"]):
+        rgba = tuple(kept["color"])  # keep_extra's colour, from another format
+        ns["_color_kept"] = True
+    stuff = c.get("isthing", 1) == 0 or ("isthing" not in c and kept.get("kind") == "stuff")
     try:
         return Category(
             id=cid,
@@ -354,7 +363,7 @@ def _category(c: Any, i: int, file: Any) -> Category:
             supercategory=c["supercategory"] if isinstance(c.get("supercategory"), str) else None,
             keypoint_names=c["keypoints"] if isinstance(c.get("keypoints"), list) else None,
             skeleton=c["skeleton"] if isinstance(c.get("skeleton"), list) else None,
-            kind="stuff" if c.get("isthing", 1) == 0 else "thing",
+            kind="stuff" if stuff else "thing",
             color=rgba,  # type: ignore[arg-type]
             extra={NS: ns},
         )
@@ -1357,9 +1366,11 @@ def _emit_category(c: Category, rep: ConversionReport, keep_extra: bool) -> dict
         out["skeleton"] = [list(e) for e in c.skeleton]
     if "isthing" in ns:
         out["isthing"] = ns["isthing"]
-    if c.color is not None and "_keys" in ns:
+    if c.color is not None and "_keys" in ns and not (
+            ns.get("_color_kept") and list(c.color) == ns.get("annoconv", {}).get("color")):
         out["color"] = list(c.color[:3]) if ns.get("color_rgb") else list(c.color)
-    out.update((k, v) for k, v in ns.items() if k not in ("_keys", "_absent", "isthing", "color_rgb"))
+    out.update((k, v) for k, v in ns.items()
+               if k not in ("_keys", "_absent", "isthing", "color_rgb", "_color_kept"))
     for key in ns.get("_absent", ()):
         if not (key == "name" and c.name):
             out.pop(key, None)

@@ -271,6 +271,14 @@ def test_keep_extra_round_trips_model_fields(tmp_path):
     s = back.samples[0]
     assert s.status is Status.DONE and s.tags == ("sunny",)
     assert s.annotations[0].z_index == 2
+    # category colour and stuff kind too; and written back as they were, no colour key added
+    stuff = Category(id=9, name="road", kind="stuff", color=(1, 2, 3, 77))
+    ds = dataclasses.replace(ds, categories=(*ds.categories, stuff))
+    annoconv.save(ds, out, "coco", keep_extra=True)
+    back = annoconv.load(out)
+    assert [(c.color, c.kind) for c in back.categories] == [(c.color, c.kind) for c in ds.categories]
+    annoconv.save(back, tmp_path / "again.json", "coco", mask_as="polygon")
+    assert json.loads((tmp_path / "again.json").read_text())["categories"] == json.loads(out.read_text())["categories"]
 
 
 def test_holes_drop_option(tmp_path):
