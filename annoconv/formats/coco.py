@@ -1048,19 +1048,28 @@ def _ordered(d: dict[str, Any], keys: Sequence[str] | None) -> dict[str, Any]:
 
 
 def _assign_ids(values: list[Any], keep_ints: bool, rep: ConversionReport, what: str) -> list[int]:
-    """Ids to write. From a COCO source every integer id is kept as read. Otherwise the ids
-    are kept when they are all positive, unique integers, and else every object is numbered
-    by its position, 1, 2, ... (deterministic, never 0, and the same for shards converted
-    apart when each starts at its prefix offset)."""
+    """Ids to write. From a COCO source every integer id is kept as read. Otherwise each
+    positive integer id is kept (its first use, when it repeats), and the others (none, a
+    string, 0, a repeat) are numbered in input order above the largest kept id: never 0, and
+    one missing id renumbers nothing else."""
     if keep_ints and all(type(v) is int for v in values):
         zero = sum(v == 0 for v in values)
         if zero:
             rep.add("id_zero_kept", zero, where=what)
         return values
-    if all(type(v) is int and v > 0 for v in values) and len(set(values)) == len(values):
-        return values
-    out = list(range(1, len(values) + 1))
-    rep.add("id_assigned", sum(a != b for a, b in zip(out, values, strict=True)), where=what)
+    out: list[Any] = [None] * len(values)
+    seen: set[int] = set()
+    for k, v in enumerate(values):
+        if type(v) is int and v > 0 and v not in seen:
+            seen.add(v)
+            out[k] = v
+    nxt = max(seen, default=0) + 1
+    todo = [k for k, v in enumerate(out) if v is None]
+    for k in todo:
+        out[k] = nxt
+        nxt += 1
+    if todo:
+        rep.add("id_assigned", len(todo), where=what)
     return out
 
 

@@ -281,6 +281,22 @@ def test_keep_extra_round_trips_model_fields(tmp_path):
     assert json.loads((tmp_path / "again.json").read_text())["categories"] == json.loads(out.read_text())["categories"]
 
 
+def test_one_missing_id_renumbers_nothing_else(tmp_path):
+    box = Box(x0=0, y0=0, x1=2, y1=2)
+    ds = Dataset(categories=(Category(id=1, name="a"),), samples=(
+        Sample(id=397133, file_name="a.jpg", width=10, height=10, annotations=(
+            Annotation(id=900100037777, category_id=1, shape=box),
+            Annotation(id=None, category_id=1, shape=box),
+            Annotation(id=42, category_id=1, shape=box),
+            Annotation(id="l7", category_id=1, shape=box),
+            Annotation(id=42, category_id=1, shape=box))),
+        Sample(id=None, file_name="b.jpg", width=10, height=10)))
+    doc, report = write_and_reload(ds, tmp_path)
+    assert [i["id"] for i in doc["images"]] == [397133, 397134]
+    assert [a["id"] for a in doc["annotations"]] == [900100037777, 900100037778, 42, 900100037779, 900100037780]
+    assert report.count("id_assigned") == 4
+
+
 def test_holes_drop_option(tmp_path):
     ds = Dataset(categories=(Category(id=1, name="a"),), samples=(
         Sample(id=1, file_name="a", width=8, height=8,
