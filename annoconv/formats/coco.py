@@ -597,7 +597,8 @@ class _Records:
         info["_keys"] = {"top": _top_keys(data, doc.top_unknown),
                          "images": list(img_keys), "annotations": list(ann_keys)}
         if kept_order != sorted(kept_order):  # the file does not list annotations image by image
-            info["annotation_order"] = [anns[i].id for i in sorted(kept_order)]
+            # (image id, annotation id): ids may repeat from image to image
+            info["annotation_order"] = [[anns[i].image_id, anns[i].id] for i in sorted(kept_order)]
         self.info = {NS: info}
 
     # validation (eager, no model objects) ------------------------------------------------
@@ -1075,8 +1076,9 @@ def _assign_ids(values: list[Any], keep_ints: bool, rep: ConversionReport, what:
 
 def _restore_order(annotations: list[dict[str, Any]], source_ids: list[Any],
                    order: list[Any]) -> list[dict[str, Any]]:
-    """Put annotations back in the file's order, matching the source ids in turn (an id
-    that appears twice takes its positions first come, first served)."""
+    """Put annotations back in the file's order, matching the source (image id, annotation
+    id) pairs in turn (a pair that appears twice takes its positions first come, first
+    served: in the file and in the model, one image's annotations keep their order)."""
     slots: dict[Any, list[int]] = {}
     for k, v in enumerate(order):
         slots.setdefault(v, []).append(k)
@@ -1156,7 +1158,8 @@ def emit(
             annotations.append(_emit_annotation(a, s, iid, next(ann_ids), wr, template))
     order = info_ns.get("annotation_order")
     if order is not None and len(order) == len(annotations):
-        annotations = _restore_order(annotations, source_ids, order)
+        pairs = [(s.id, a.id) for s, anns in zip(samples, writable, strict=True) for a in anns]
+        annotations = _restore_order(annotations, pairs, [tuple(p) for p in order])
     categories = [_emit_category(c, rep, keep_extra) for c in ds.categories]
     if ds.attribute_specs:
         rep.add("attribute_dropped", len(ds.attribute_specs), where="attribute definitions")

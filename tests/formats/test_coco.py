@@ -623,6 +623,16 @@ def round_trip_both(tmp_path, doc):
     return ds
 
 
+def test_file_order_survives_ids_repeated_across_images(tmp_path):
+    a = with_annotation()["annotations"][0]
+    doc = {"images": [{"id": 1, "file_name": "a", "height": 4, "width": 6},
+                      {"id": 2, "file_name": "b", "height": 4, "width": 6}],
+           "annotations": [{**a, "id": 7, "image_id": 2, "area": 1}, {**a, "id": 7, "image_id": 1, "area": 2},
+                           {**a, "id": 7, "image_id": 2, "area": 3}, {**a, "id": 8, "image_id": 1, "area": 4}],
+           "categories": [{"id": 1, "name": "a"}]}
+    round_trip_both(tmp_path, doc)
+
+
 def test_unusual_but_valid_files_round_trip(tmp_path):
     doc = {
         "images": [{"id": 1, "file_name": "é.jpg", "height": 427.0, "width": 8},
