@@ -255,10 +255,10 @@ def _check_size(height: int, width: int, max_pixels: int | None) -> None:
 def empty(height: int, width: int) -> RLE:
     """The all-background mask.
 
-    >>> empty(2, 3).counts.tolist()
-    [6]
+    >>> empty(2, 3).counts.tolist(), empty(0, 3).counts.tolist()
+    ([6], [0])
     """
-    counts = np.array([height * width] if height * width else [], _U32)
+    counts = np.array([height * width], _U32)
     return RLE._make(counts, int(height), int(width))
 
 
@@ -304,8 +304,8 @@ def encode(mask: npt.ArrayLike) -> RLE:
     >>> import numpy as np
     >>> encode(np.array([[0, 1, 1], [1, 0, 1]], bool)).counts.tolist()
     [1, 2, 1, 2]
-    >>> encode(np.zeros((0, 4), bool)).counts.tolist()
-    []
+    >>> encode(np.zeros((0, 4), bool)).counts.tolist()  # pycocotools' "0"
+    [0]
     """
     m = _as_mask_bytes(mask)
     h, w = m.shape
@@ -327,8 +327,8 @@ def _as_mask_bytes(mask: npt.ArrayLike) -> npt.NDArray[np.uint8]:
 def _encode_u8(m: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint32]:
     h, w = m.shape
     n = h * w
-    if n == 0:
-        return np.zeros(0, _U32)
+    if n == 0:  # one zero-length run, as pycocotools encodes an empty image ("0")
+        return np.zeros(1, _U32)
     if m.flags.f_contiguous:
         flat = m.T.reshape(-1)
         return _counts_from_diffs(_diff_positions(flat, 1), int(flat[0]), n)
@@ -891,7 +891,8 @@ def iou(
     dt: Sequence[RLE], gt: Sequence[RLE], iscrowd: Sequence[bool | int] | None = None
 ) -> npt.NDArray[np.float64]:
     """Pairwise IoU, shape (len(dt), len(gt)), as pycocotools ``iou``: for a crowd gt the
-    denominator is the area of the detection alone. Masks of different sizes give -1.
+    denominator is the area of the detection alone. Masks of different sizes give -1 where
+    their bounding boxes overlap, else 0 (pycocotools compares the boxes first).
 
     >>> a = from_counts([5, 2, 1, 8, 1, 2, 5], 4, 6)
     >>> b = from_counts([0, 2, 2, 2, 2, 2, 14], 4, 6)
@@ -907,12 +908,18 @@ def iou(
     for i, d in enumerate(dt):
         for j, g in enumerate(gt):
             if d.size != g.size:
-                out[i, j] = -1.0
+                out[i, j] = -1.0 if _boxes_overlap(to_bbox(d), to_bbox(g)) else 0.0
                 continue
             inter = _intersection_area(d, g)
             union = dt_area[i] if crowd[j] else dt_area[i] + gt_area[j] - inter
             out[i, j] = inter / union if union > 0 else 0.0
     return out
+
+
+def _boxes_overlap(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> bool:
+    """Whether two xywh boxes share some area."""
+    return bool(min(a[0] + a[2], b[0] + b[2]) > max(a[0], b[0])
+                and min(a[1] + a[3], b[1] + b[3]) > max(a[1], b[1]))
 
 
 # --------------------------------------------------------------------------------------

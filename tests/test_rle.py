@@ -120,6 +120,16 @@ def test_encode_image_sized_masks(shape, order):
         assert rle.to_string(rle.encode(m).counts) == coco_encode(m)["counts"].decode()
 
 
+@pytest.mark.parametrize("shape", [(0, 4), (4, 0), (0, 0)])
+def test_zero_area_masks_encode_as_pycocotools(shape):
+    m = np.zeros(shape, bool)
+    for r in (rle.encode(m), rle.encode_batch(m[None])[0], rle.empty(*shape)):
+        assert rle.to_coco(r) == {"size": list(shape), "counts": coco_encode(m)["counts"].decode()} == {
+            "size": list(shape), "counts": "0"}
+        assert rle.decode(r).shape == shape and rle.area(r) == 0
+        assert rle.from_coco(rle.to_coco(r)) == r == rle.from_counts([], *shape)
+
+
 @given(masks())
 def test_encode_properties(m):
     r = rle.encode(m)
@@ -143,6 +153,15 @@ def test_merge_iou_match_pycocotools(m1, m2):
     for crowd in (0, 1):
         np.testing.assert_allclose(rle.iou([a], [b], [crowd]), coco_mask.iou([ra], [rb], [crowd]))
     np.testing.assert_array_equal(rle.decode(rle.difference(a, [b])), m1 & ~m2)
+
+
+@given(masks(min_side=1), masks(min_side=1))
+def test_iou_of_masks_of_different_sizes_matches_pycocotools(m1, m2):
+    # -1 where the boxes overlap, 0 where they do not (pycocotools compares boxes first)
+    a, b = rle.encode(m1), rle.encode(m2)
+    for crowd in (0, 1):
+        np.testing.assert_allclose(rle.iou([a], [b], [crowd]),
+                                   coco_mask.iou([coco_encode(m1)], [coco_encode(m2)], [crowd]))
 
 
 @given(
