@@ -216,7 +216,9 @@ class Box:
     def to_xywh(self) -> tuple[Number, Number, Number, Number]:
         """``(x, y, width, height)``; a float width is the shortest decimal that gives x1
         back (``Box.from_xywh(0.1, 0, 0.2, 1).to_xywh()[2]`` is 0.2, not
-        0.20000000000000004), so an xywh source survives the round trip through x1.
+        0.20000000000000004), which is the source's own width for ordinary numbers. It
+        cannot be when ``x + w`` lost digits (``w`` = 0.30000000000000004, or 0.3 at x = 1e15):
+        readers that must be exact keep such numbers as read (COCO's does).
 
         >>> Box.from_xywh(0.1, 0.7, 0.2, 0.1).to_xywh()
         (0.1, 0.7, 0.2, 0.1)
