@@ -806,8 +806,11 @@ def _top_keys(data: bytes, unknown: dict[str, Any]) -> list[str]:
     """Top-level key order from where each key first appears (cheap byte searches)."""
     keys = ["info", "licenses", "images", "annotations", "categories", *unknown]
     pos = {}
-    for k in keys:
-        at = data.find(b'"' + k.encode() + b'"')
+    for k in keys:  # as a key (followed by a colon), not a string value such as a file name
+        quoted = json.dumps(k).encode()
+        at = data.find(quoted)
+        while at >= 0 and not data[at + len(quoted) : at + len(quoted) + 64].lstrip().startswith(b":"):
+            at = data.find(quoted, at + 1)
         if at >= 0:
             pos[k] = at
     return sorted(pos, key=pos.__getitem__)
@@ -1166,7 +1169,7 @@ def emit(
     doc = _header(ds)
     top = keys.get("top")
     for key, value in (("images", images), ("annotations", annotations), ("categories", categories)):
-        if value or not top or key in top:  # a key the COCO source lacked stays absent
+        if value or top is None or key in top:  # a key the COCO source lacked stays absent
             doc[key] = value
     rep.samples += len(images)
     rep.annotations += len(annotations)
@@ -1195,7 +1198,7 @@ def _emit_records(ds: Dataset, rec: _Records, rep: ConversionReport, keep_extra:
     info_ns = ds.info.get(NS, {}) if isinstance(ds.info.get(NS), dict) else {}
     top = (info_ns.get("_keys") or {}).get("top")
     for key, value in (("images", images), ("annotations", anns), ("categories", categories)):
-        if value or not top or key in top:  # a key the source lacked stays absent
+        if value or top is None or key in top:  # a key the source lacked stays absent
             out[key] = value
     rep.samples += len(images)
     rep.annotations += len(anns)

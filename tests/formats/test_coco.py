@@ -623,6 +623,18 @@ def round_trip_both(tmp_path, doc):
     return ds
 
 
+def test_top_level_key_order_is_found_past_look_alike_strings(tmp_path):
+    # an image named "annotations" does not make annotations look first; {} stays {}
+    doc = {"images": [{"id": 1, "file_name": "annotations", "height": 4, "width": 6}],
+           "categories": [{"id": 1, "name": "a"}], "annotations": []}
+    for source in (doc, {}):
+        p = tmp_path / "in.json"
+        p.write_text(json.dumps(source))
+        for ds in (annoconv.load(p, "coco"), materialized(annoconv.load(p, "coco"))):
+            annoconv.save(ds, tmp_path / "out.json", "coco")
+            assert list(json.loads((tmp_path / "out.json").read_text())) == list(source)
+
+
 def test_file_order_survives_ids_repeated_across_images(tmp_path):
     a = with_annotation()["annotations"][0]
     doc = {"images": [{"id": 1, "file_name": "a", "height": 4, "width": 6},
