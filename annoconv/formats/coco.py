@@ -1520,6 +1520,9 @@ def read_panoptic(
         if report is not None:
             report.add("reference_missing", where=json_pointer("annotations", i))
     info = {k: doc[k] for k in ("info", "licenses") if k in doc}
+    top = {k: v for k, v in doc.items() if k not in ("info", "licenses", "images", "annotations", "categories")}
+    if top:
+        info["top"] = top  # unknown top-level keys, written back
     info["_keys"] = {"top": list(doc)}
     info["_panoptic"] = True  # segment ids are unique per image only
     return Dataset(categories=categories, samples=tuple(samples), info={NS: info})
@@ -1747,9 +1750,7 @@ def write_panoptic(
                 cat["color"] = list((c.color or _default_color(c.id))[:3])
             categories.append(_ordered(cat, c.extra.get(NS, {}).get("_keys")))
         info_ns = ds.info.get(NS, {}) if isinstance(ds.info.get(NS), dict) else {}
-        doc: dict[str, Any] = {}
-        doc["info"] = info_ns.get("info", _default_info(ds))
-        doc["licenses"] = info_ns.get("licenses", [])
+        doc = _header(ds)  # info, licenses, unknown keys: as read (none added), or made up
         doc["images"] = images
         doc["annotations"] = annotations
         doc["categories"] = categories

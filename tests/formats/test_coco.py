@@ -607,6 +607,14 @@ def test_panoptic_fixture(tmp_path):
     out = tmp_path / "copy.json"
     annoconv.save(ds, out, "coco-panoptic")
     assert json.loads(out.read_text()) == json.loads(path.read_text())
+    # a file without info and licenses gets none; an unknown top-level key is kept, in place
+    doc = json.loads(path.read_text())
+    doc = {"release": "v2", **{k: v for k, v in doc.items() if k not in ("info", "licenses")}}
+    (tmp_path / "copy").rename(tmp_path / "bare")
+    (tmp_path / "bare.json").write_text(json.dumps(doc))
+    annoconv.save(annoconv.load(tmp_path / "bare.json"), tmp_path / "again.json", "coco-panoptic")
+    assert json.loads((tmp_path / "again.json").read_text()) == doc
+    assert list(json.loads((tmp_path / "again.json").read_text())) == list(doc)
 
 
 # ---- edge cases found in review: valid but unusual files round-trip through both writers ----
