@@ -492,8 +492,12 @@ def encode_batch(masks: npt.ArrayLike | Iterable[npt.ArrayLike]) -> list[RLE]:
 
 
 def _as_stack_bytes(stack: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
+    """A 0/1 byte view of a stack (as `_as_mask_bytes`; a 0/1 uint8 stack, pycocotools'
+    own input, is used as it is rather than compared into a copy)."""
     if stack.dtype == np.bool_:
         return stack.view(np.uint8)
+    if stack.dtype == np.uint8 and int(stack.max()) <= 1:
+        return stack
     return (stack != 0).view(np.uint8)
 
 

@@ -221,7 +221,7 @@ def test_batch_encode_decode(short):
     hwn = np.asfortranarray(stack.transpose(1, 2, 0))  # pycocotools' layout
     expected = [r["counts"].decode() for r in coco_mask.encode(hwn.view(np.uint8))]
     orders = (stack, np.asfortranarray(stack), hwn.transpose(2, 0, 1), stack.astype(np.uint8),
-              list(stack))
+              hwn.view(np.uint8).transpose(2, 0, 1), (stack * 7).astype(np.uint8), list(stack))
     with mock.patch.object(rle, "_SHORT", short):
         for ordered in orders:
             assert [rle.to_string(r.counts) for r in rle.encode_batch(ordered)] == expected
