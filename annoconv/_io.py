@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import ParseError, WriteError
+from .rle import MAX_PIXELS  # the largest image read_png opens, as the largest mask
 
 try:  # orjson writes COCO-sized JSON several times faster than json
     import orjson as _orjson
@@ -167,7 +168,7 @@ def _move_all(tmp: Path, target: Path) -> None:
             if dst.is_dir() and not dst.is_symlink():
                 raise IsADirectoryError(21, "a folder is in the way", str(dst))
             if os.path.lexists(dst):
-                old.mkdir(exist_ok=bool(done))
+                old.mkdir(exist_ok=True)
                 backup = old / str(len(done))
                 os.replace(dst, backup)
             done.append((dst, backup))
@@ -295,19 +296,16 @@ def dump_json_bytes(obj: Any, *, indent: bool = False) -> bytes:
         except TypeError:
             pass  # integers beyond 64 bits, lone surrogates: json handles them
     obj = _finite(obj)
+    opts: dict[str, Any] = {"default": _default, "allow_nan": False, "indent": 2 if indent else None,
+                            "separators": None if indent else (",", ":")}
     try:
-        text = json.dumps(
-            obj, default=_default, allow_nan=False, ensure_ascii=False,
-            indent=2 if indent else None, separators=None if indent else (",", ":"),
-        )
+        text = json.dumps(obj, ensure_ascii=False, **opts)
     except RecursionError:
         raise WriteError("cannot write JSON nested this deeply") from None
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate (read from a "\\ud800" escape): escaped
-        return json.dumps(obj, default=_default, allow_nan=False, ensure_ascii=True,
-                          indent=2 if indent else None,
-                          separators=None if indent else (",", ":")).encode("ascii")
+        return json.dumps(obj, ensure_ascii=True, **opts).encode("ascii")
 
 
 def _finite(obj: Any) -> Any:
@@ -371,10 +369,10 @@ def read_png(path: str | Path) -> tuple[npt.NDArray[Any], str, list[int] | None]
             return _open_image(p)
         except Image.DecompressionBombError:
             # Pillow's guard (about 179 million pixels) is lower than the masks annoconv
-            # itself writes (drone orthomosaics); raise it to the RLE bound for this file
+            # itself writes (drone orthomosaics); raise it to the mask bound for this file
             with _PIL_LIMIT:
                 limit = Image.MAX_IMAGE_PIXELS
-                Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+                Image.MAX_IMAGE_PIXELS = MAX_PIXELS
                 try:
                     return _open_image(p)
                 finally:
@@ -385,8 +383,6 @@ def read_png(path: str | Path) -> tuple[npt.NDArray[Any], str, list[int] | None]
         raise ParseError(p, None, f"not a readable image: {e}") from None
 
 
-#: The largest image :func:`read_png` opens (as ``rle.MAX_PIXELS``).
-MAX_IMAGE_PIXELS = 2**31
 _PIL_LIMIT = threading.Lock()
 _PNG_TAIL = 1 << 16  # IEND is looked for in the last 64 KiB (data after it is tolerated)
 _IEND = b"IEND\xaeB`\x82"  # the chunk type and its CRC: the same in every PNG
