@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import collections.abc
 import inspect
+import numbers
 import os
 import types
 import typing
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from . import geometry, rle
 from .errors import (
@@ -116,7 +119,9 @@ def _check_options(fn: Any, options: dict[str, Any], fmt: str, what: str) -> Non
 
 
 def _fits(value: Any, hint: Any) -> bool | None:
-    """Whether ``value`` fits the annotation ``hint`` (None: cannot tell)."""
+    """Whether ``value`` fits the annotation ``hint``: False only where it surely does not
+    (numpy integers are ints, any non-string iterable may stand for a sequence; None: cannot
+    tell)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is Any:
         return True
@@ -128,19 +133,21 @@ def _fits(value: Any, hint: Any) -> bool | None:
     if origin is typing.Literal:
         return value in args
     if hint is bool:
-        return isinstance(value, bool)
+        return isinstance(value, (bool, np.bool_))
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
     if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
     if hint is str:
-        return isinstance(value, str)
+        return True if isinstance(value, str) else None if isinstance(value, os.PathLike) else False
     if hint is Path or hint is os.PathLike:
         return isinstance(value, (str, os.PathLike))
-    if origin in (collections.abc.Sequence, list, tuple):
-        if not isinstance(value, (list, tuple)):
+    if origin in (collections.abc.Sequence, collections.abc.Iterable, list, tuple):
+        if isinstance(value, (str, bytes)) or not isinstance(value, collections.abc.Iterable):
             return False
-        results = [_fits(v, args[0]) for v in value] if args else []
+        if not isinstance(value, (list, tuple, set, frozenset)) or not args:
+            return None
+        results = [_fits(v, args[0]) for v in value]
         return False if False in results else None
     return None
 

@@ -18,10 +18,11 @@ hasty -> coco: 0 samples, 0 annotations written
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["KINDS", "ConversionReport"]
+__all__ = ["KINDS", "ConversionReport", "count_category_fields"]
 
 #: The loss kinds annoconv reports, with their meaning (formats may add their own).
 KINDS: dict[str, str] = {
@@ -69,6 +70,8 @@ KINDS: dict[str, str] = {
     "attribute_converted": "attribute value converted to the target's type",
     "attribute_type_unknown": "attribute of a type not in the known vocabulary (kept verbatim)",
     "name_duplicate": "name used by more than one item (kept; lookups by name are ambiguous)",
+    "category_dropped": "category no annotation uses (the target lists classes only through its labels)",
+    "instances_merged": "annotations of one class merged into one region (the target holds a class per pixel)",
 }
 
 
@@ -141,3 +144,38 @@ class ConversionReport:
             eg = f"; e.g. {', '.join(ex)}" if ex else ""
             lines.append(f"  {kind}: {n}  ({what}{eg})")
         return "\n".join(lines)
+
+
+def count_category_fields(
+    report: ConversionReport | None,
+    categories: Iterable[Any],
+    *,
+    color: bool = False,
+    alpha: bool = False,
+    kind: bool = False,
+    supercategory: bool = False,
+) -> None:
+    """Count, as ``field_dropped``, the category fields a writer has no place for; the flags
+    say what it can hold (``alpha``: the colour's alpha too).
+
+    >>> from annoconv.model import Category
+    >>> r = ConversionReport()
+    >>> count_category_fields(r, [Category(id=1, name="road", kind="stuff", color=(9, 9, 9, 77))],
+    ...                       color=True)
+    >>> r.examples["field_dropped"]
+    ["category 'road': colour alpha, stuff kind"]
+    """
+    if report is None:
+        return
+    for c in categories:
+        lost = []
+        if c.color is not None and not color:
+            lost.append("colour")
+        elif c.color is not None and not alpha and c.color[3] != 255:
+            lost.append("colour alpha")
+        if c.kind == "stuff" and not kind:
+            lost.append("stuff kind")
+        if c.supercategory and not supercategory:
+            lost.append("supercategory")
+        if lost:
+            report.add("field_dropped", where=f"category {c.name!r}: {', '.join(lost)}")

@@ -69,7 +69,7 @@ def test_usage_errors_exit_2(native_file, tmp_path, capsys):
     [
         ("semantic-png", "workers=abc", "the semantic-png writer option 'workers' takes int, got 'abc'"),
         ("semantic-png", "labels_order=5", "the semantic-png writer option 'labels_order' takes Sequence[str] | str, got 5"),
-        ("coco-panoptic", "png_dir=5", "the coco-panoptic writer option 'png_dir' takes str | None, got 5"),
+        ("coco-panoptic", "png_dir=5", "the coco-panoptic writer option 'png_dir' takes str | Path | None, got 5"),
         ("segments", 'compress_level="x"', "the segments writer option 'compress_level' takes int, got 'x'"),
         ("index-png", "compress_level=99", "compress_level must be 0-9, got 99"),
         ("index-png", "background=-1", "background must be an index 0-65535, got -1"),

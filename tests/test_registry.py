@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 import annoconv
 from annoconv import registry
 from annoconv.errors import UnknownFormatError
 from annoconv.formats import BUILTIN
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def test_builtin_formats_are_registered():
@@ -55,6 +60,22 @@ def test_a_third_party_format_cannot_shadow_a_builtin_by_accident():
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out == "format 'coco' is already registered\n"
+
+
+def test_option_values_are_checked_only_where_surely_wrong(tmp_path):
+    import numpy as np
+
+    ds = annoconv.load(FIXTURES / "coco" / "instances_sample.json")
+    # a Path where a str is annotated, numpy integers, a set for a sequence: accepted
+    annoconv.save(ds, tmp_path / "p" / "out.json", "coco-panoptic", png_dir=Path("pngs"), workers=np.int64(1))
+    assert (tmp_path / "p" / "pngs").is_dir()
+    seg = FIXTURES / "segments" / "release_bitmap.json"
+    assert annoconv.load(seg, filter_by={"LABELED", "REVIEWED"}) == annoconv.load(seg, filter_by=["LABELED", "REVIEWED"])
+    for bad, message in ((dict(workers="2"), "option 'workers' takes int, got '2'"),
+                         (dict(workers=True), "option 'workers' takes int, got a boolean"),
+                         (dict(png_dir=3), "option 'png_dir' takes str | Path | None, got 3")):
+        with pytest.raises(annoconv.OptionError, match=re.escape(message)):
+            annoconv.save(ds, tmp_path / "q" / "out.json", "coco-panoptic", **bad)
 
 
 def test_register_a_third_party_format(tmp_path):

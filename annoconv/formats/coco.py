@@ -807,7 +807,7 @@ def _top_keys(data: bytes, unknown: dict[str, Any]) -> list[str]:
     keys = ["info", "licenses", "images", "annotations", "categories", *unknown]
     pos = {}
     for k in keys:  # as a key (followed by a colon), not a string value such as a file name
-        quoted = json.dumps(k).encode()
+        quoted = json.dumps(k, ensure_ascii=False).encode()  # as the file spells it
         at = data.find(quoted)
         while at >= 0 and not data[at + len(quoted) : at + len(quoted) + 64].lstrip().startswith(b":"):
             at = data.find(quoted, at + 1)
@@ -1161,8 +1161,11 @@ def emit(
             annotations.append(_emit_annotation(a, s, iid, next(ann_ids), wr, template))
     order = info_ns.get("annotation_order")
     if order is not None and len(order) == len(annotations):
-        pairs = [(s.id, a.id) for s, anns in zip(samples, writable, strict=True) for a in anns]
-        annotations = _restore_order(annotations, pairs, [tuple(p) for p in order])
+        if all(isinstance(p, list) and len(p) == 2 for p in order):  # (image id, annotation id)
+            pairs = [(s.id, a.id) for s, anns in zip(samples, writable, strict=True) for a in anns]
+            annotations = _restore_order(annotations, pairs, [tuple(p) for p in order])
+        else:  # ids alone, as annoconv 0.1.0 recorded them (native files it wrote)
+            annotations = _restore_order(annotations, source_ids, order)
     categories = [_emit_category(c, rep, keep_extra) for c in ds.categories]
     if ds.attribute_specs:
         rep.add("attribute_dropped", len(ds.attribute_specs), where="attribute definitions")
@@ -1661,7 +1664,7 @@ def write_panoptic(
     path: str | Path,
     *,
     report: ConversionReport | None = None,
-    png_dir: str | None = None,
+    png_dir: str | Path | None = None,
     workers: int = 1,
     compress_level: int = 6,
 ) -> None:

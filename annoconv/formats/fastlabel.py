@@ -124,7 +124,7 @@ from ..model import (
     rgba_to_hex,
 )
 from ..registry import FormatSpec
-from ..report import ConversionReport
+from ..report import ConversionReport, count_category_fields
 
 __all__ = [
     "FORMAT", "emit", "emit_points", "emit_pose", "map_status", "parse", "parse_points",
@@ -1284,9 +1284,9 @@ class _Writer:
                     meta["@stringify"] = True
             self.attr_meta.setdefault((spec.scope, spec.name), meta)
         self.foreign = 0
+        # a class's value, title and #RRGGBB colour are what a task holds of a category
+        count_category_fields(report, ds.categories, color=True)
         for c in ds.categories:
-            if c.kind == "stuff":
-                self.add("field_dropped", f"category {c.name!r} kind 'stuff'")
             self.foreign += _foreign(c.extra)
 
     def add(self, kind: str, where: str | None = None, n: int = 1) -> None:
@@ -1744,6 +1744,7 @@ def emit(ds: Dataset, report: ConversionReport | None = None) -> list[dict[str, 
     flush()
     if w.foreign:
         w.add("field_dropped", "other formats' extra data", w.foreign)
+    _count_unlisted(ds, w)
     if report is not None:
         report.samples += n_samples
         report.annotations += sum(len(t.get("annotations") or ()) for t in tasks)
@@ -1751,6 +1752,27 @@ def emit(ds: Dataset, report: ConversionReport | None = None) -> list[dict[str, 
     if single and len(tasks) == 1:
         return tasks[0]
     return tasks
+
+
+def _count_unlisted(ds: Dataset, w: _Writer) -> None:
+    """Tasks hold classes and attribute values only where a label uses them: count the
+    categories no annotation has and the declared values no label picked."""
+    used_cats: set[Any] = set()
+    used_values: dict[str, set[Any]] = {}
+    for s in ds.samples:
+        for attrs in (s.attributes, *(a.attributes for a in s.annotations)):
+            for name, v in attrs.items():
+                used_values.setdefault(name, set()).update(
+                    map(repr, v) if isinstance(v, (list, tuple)) else (repr(v),))
+        used_cats.update(a.category_id for a in s.annotations)
+    for c in ds.categories:
+        if c.id not in used_cats:
+            w.add("category_dropped", f"category {c.name!r}")
+    for spec in ds.attribute_specs:
+        unused = [v for v in spec.values if repr(v) not in used_values.get(spec.name, ())]
+        if unused:
+            w.add("attribute_dropped", f"attribute {spec.name!r} values no label picked: "
+                                       f"{', '.join(map(repr, unused))}")
 
 
 def write(ds: Dataset, path: str | Path, *, report: ConversionReport | None = None,

@@ -122,7 +122,7 @@ from ..model import (
     rgba_from_hex,
 )
 from ..registry import FormatSpec
-from ..report import ConversionReport
+from ..report import ConversionReport, count_category_fields
 
 __all__ = ["FORMAT", "emit", "parse", "read", "sniff", "write"]
 
@@ -1283,6 +1283,8 @@ def emit(
     if layout not in ("array", "task", "callback", "page"):
         raise ConversionError(f"layout must be 'array', 'task', 'callback' or 'page', got {layout!r}")
     names = _label_names(ds.categories, report)
+    if NS not in ds.info:  # new tasks list labels by name: colour, kind, supercategory have no place
+        count_category_fields(report, ds.categories)
     specs = _attribute_specs_out(ds.attribute_specs)
     project = ds.info.get("name") if isinstance(ds.info.get("name"), str) else None
     tasks = [_emit_task(s, names, specs, project, report, attachment_prefix) for s in ds.samples]

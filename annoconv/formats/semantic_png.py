@@ -57,6 +57,7 @@ was read from Hasty JSON (same platform), else are uuid5 of the class name.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -90,7 +91,7 @@ from ..model import (
     rgba_to_hex,
 )
 from ..registry import FormatSpec
-from ..report import ConversionReport
+from ..report import ConversionReport, count_category_fields
 from .hasty import PALETTE, _uuid
 
 __all__ = ["FORMAT", "INDEX_FORMAT", "LABELS_ORDERS", "SEMANTIC_FORMATS", "generated_colors", "read",
@@ -161,6 +162,13 @@ def render(sample: Sample, plan: Plan) -> tuple[npt.NDArray[Any], list[tuple[str
             losses.append(("keypoints_dropped", 1, where))
         if a.attributes:
             losses.append(("attribute_dropped", len(a.attributes), where))
+        aw = f"{where} annotation {a.id}"
+        if a.iscrowd:
+            losses.append(("field_dropped", 1, f"{aw}: iscrowd"))
+        if a.score is not None:
+            losses.append(("score_dropped", 1, aw))
+        if a.track_id is not None:
+            losses.append(("track_dropped", 1, aw))
     height, width = sample.height, sample.width
     if height is None or width is None:
         sizes = [shape.rle.size for _, shape in drawn if isinstance(shape, Mask)]
@@ -190,6 +198,14 @@ def render(sample: Sample, plan: Plan) -> tuple[npt.NDArray[Any], list[tuple[str
                                  dtype=np.dtype(plan.dtype), background=plan.background)
     if sum(hidden):
         losses.append(("overlap_hidden", sum(hidden), where))
+    for (a, _), r in zip(drawn, rles, strict=True):
+        if r is not None and _rle.area(r) == 0:  # e.g. a box thinner than a pixel centre
+            losses.append(("shape_dropped", 1, f"{where} annotation {a.id}: no pixels"))
+    per_class = Counter(a.category_id for (a, _), r in zip(drawn, rles, strict=True)
+                        if r is not None and _rle.area(r))
+    merged = sum(n - 1 for n in per_class.values())
+    if merged:  # one region per class: which pixels were which instance is lost
+        losses.append(("instances_merged", merged, where))
     if plan.colors is not None:
         img = plan.colors[img]
     return img, losses
@@ -675,6 +691,7 @@ def write(dataset: Dataset, path: str | Path, *, report: ConversionReport | None
     plan = Plan(values=index, kind_rank={c.id: 0 if c.kind == "stuff" else 1 for c in cats},
                 order_rank=rank, labels_order=orders, colors=colors,
                 dtype="uint8" if top < 256 else "uint16", compress_level=compress_level)
+    count_category_fields(rep, cats, color=True, alpha=True, kind=True)  # no supercategory
     table = []
     for c, col in zip(cats, rgba):
         ns = c.extra.get(NS) if isinstance(c.extra.get(NS), dict) else {}
@@ -837,8 +854,10 @@ def write_index(dataset: Dataset, path: str | Path, *, report: ConversionReport 
     classes = []
     for c, col in zip(cats, rgba):
         ns = c.extra.get(INDEX_NS) if isinstance(c.extra.get(INDEX_NS), dict) else {}
-        color = ns["color"] if isinstance(ns.get("color"), list) and tuple(ns["color"]) == c.color \
-            else list(col[:3])
+        as_read = isinstance(ns.get("color"), list) and tuple(ns["color"]) == c.color
+        color = ns["color"] if as_read else list(col[:3])
+        # class_map.json holds an index, a name and an RGB colour
+        count_category_fields(rep, [c], color=True, alpha=as_read)
         values = {"index": index[c.id], "name": c.name, "color": color}
         classes.append(_ordered(values, {k: v for k, v in ns.items() if k not in
                                          ("index", "color")}, INDEX_CLASS_KEYS))

@@ -633,14 +633,29 @@ def round_trip_both(tmp_path, doc):
 
 def test_top_level_key_order_is_found_past_look_alike_strings(tmp_path):
     # an image named "annotations" does not make annotations look first; {} stays {}
-    doc = {"images": [{"id": 1, "file_name": "annotations", "height": 4, "width": 6}],
+    doc = {"données": 1, "images": [{"id": 1, "file_name": "annotations", "height": 4, "width": 6}],
            "categories": [{"id": 1, "name": "a"}], "annotations": []}
     for source in (doc, {}):
         p = tmp_path / "in.json"
-        p.write_text(json.dumps(source))
+        p.write_text(json.dumps(source, ensure_ascii=False))
         for ds in (annoconv.load(p, "coco"), materialized(annoconv.load(p, "coco"))):
             annoconv.save(ds, tmp_path / "out.json", "coco")
             assert list(json.loads((tmp_path / "out.json").read_text())) == list(source)
+
+
+def test_file_order_recorded_by_annoconv_0_1_0_is_still_restored(tmp_path):
+    a = with_annotation()["annotations"][0]
+    doc = {"images": [{"id": 1, "file_name": "a", "height": 4, "width": 6},
+                      {"id": 2, "file_name": "b", "height": 4, "width": 6}],
+           "annotations": [{**a, "id": 1, "image_id": 2}, {**a, "id": 2, "image_id": 1}, {**a, "id": 3, "image_id": 2}],
+           "categories": [{"id": 1, "name": "a"}]}
+    (tmp_path / "in.json").write_text(json.dumps(doc))
+    annoconv.save(annoconv.load(tmp_path / "in.json"), tmp_path / "n.json", "annoconv")
+    native = json.loads((tmp_path / "n.json").read_text())
+    native["info"]["coco"]["annotation_order"] = [1, 2, 3]  # ids alone, as 0.1.0 wrote them
+    (tmp_path / "n.json").write_text(json.dumps(native))
+    annoconv.save(annoconv.load(tmp_path / "n.json"), tmp_path / "out.json", "coco")
+    assert json.loads((tmp_path / "out.json").read_text())["annotations"] == doc["annotations"]
 
 
 def test_file_order_survives_ids_repeated_across_images(tmp_path):

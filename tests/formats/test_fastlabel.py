@@ -901,7 +901,8 @@ def test_coco_like_model_to_fastlabel():
                    "attributes": [], "points": [1, 2, 4, 6], "rotation": 0, "keypoints": [],
                    "confidenceScore": -1}
     assert tri["type"] == "polygon" and tri["points"] == [1, 1, 5, 1, 5, 5]
-    assert report.count("mask_to_polygon") == 1 and report.count("field_dropped") == 1  # iscrowd
+    assert report.count("mask_to_polygon") == 1 and report.count("field_dropped") == 2
+    assert report.examples["field_dropped"] == ["category 'cat': supercategory", "image 'img/42.jpg' annotation 2 iscrowd"]
     back = fl.parse(doc).samples[0]
     assert back.annotations[0].shape == two_part_polygon.__class__(parts=tuple(
         PolygonPart(exterior=p.exterior) for p in two_part_polygon.parts))

@@ -287,7 +287,8 @@ def test_hidden_pixels_are_counted_exactly():
     assert img.tolist() == [[1, 1, 1, 0], [1, 2, 2, 2], [1, 2, 2, 2], [2, 1, 1, 0]]
     assert losses == [("keypoints_dropped", 1, "image 'a.png'"),
                       ("reference_missing", 1, "image 'a.png'"),
-                      ("overlap_hidden", 5, "image 'a.png'")]
+                      ("overlap_hidden", 5, "image 'a.png'"),
+                      ("instances_merged", 1, "image 'a.png'")]  # annotations 2 and 5: class 2
 
 
 def test_report_counts_what_the_format_cannot_hold(tmp_path):
