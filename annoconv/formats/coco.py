@@ -97,7 +97,7 @@ from ..model import (
     trusted_annotation,
 )
 from ..registry import FormatSpec
-from ..report import ConversionReport
+from ..report import ConversionReport, count_category_fields
 
 __all__ = [
     "FORMAT",
@@ -1371,7 +1371,8 @@ def _emit_annotation(a: Annotation, s: Sample, iid: int, aid: int, wr: _Writer,
 _EMPTY: dict[str, Any] = {}
 
 
-def _emit_category(c: Category, rep: ConversionReport, keep_extra: bool) -> dict[str, Any]:
+def _emit_category(c: Category, rep: ConversionReport, keep_extra: bool,
+                   panoptic: bool = False) -> dict[str, Any]:
     ns: dict[str, Any] = c.extra.get(NS, {})
     out: dict[str, Any] = {"id": c.id, "name": c.name}
     if c.supercategory is not None:
@@ -1402,8 +1403,10 @@ def _emit_category(c: Category, rep: ConversionReport, keep_extra: bool) -> dict
             kept["kind"] = "stuff"
         if kept and keep_extra:
             out["annoconv"] = kept
-        elif kept:
-            rep.add("field_dropped", where=f"category {c.id}: {', '.join(kept)}")
+        elif panoptic:  # isthing and an RGB colour: the colour's alpha has no place
+            count_category_fields(rep, [c], color=True, kind=True, supercategory=True)
+        else:
+            count_category_fields(rep, [c], supercategory=True)
         foreign = [k for k in c.extra if k != NS]
         if foreign:
             rep.add("field_dropped", where=f"category {c.id}: {', '.join(foreign)} fields")
@@ -1702,6 +1705,10 @@ def write_panoptic(
                     rep.add("attribute_dropped", where=f"image {iid} annotation {a.id}")
                 if a.track_id is not None:
                     rep.add("track_dropped", where=f"image {iid} annotation {a.id}")
+                if a.score is not None:
+                    rep.add("score_dropped", where=f"image {iid} annotation {a.id}")
+                if not isinstance(a.shape, Mask):  # a PNG holds pixels (as Segments' bitmaps)
+                    rep.add("polygon_to_mask", where=f"image {iid} annotation {a.id}")
                 candidates.append(a)
             for a in candidates:
                 if type(a.id) is int and 0 < a.id < 2**24 and a.id not in used:
@@ -1747,7 +1754,7 @@ def write_panoptic(
             images.append(_ordered(img, ns.get("_keys")))
         categories = []
         for c in ds.categories:
-            cat = _emit_category(c, rep, keep_extra=False)
+            cat = _emit_category(c, rep, keep_extra=False, panoptic=True)
             cat["isthing"] = 1 if c.kind == "thing" else 0
             if "color" not in cat:
                 cat["color"] = list((c.color or _default_color(c.id))[:3])

@@ -1389,15 +1389,15 @@ class _Writer:
             self.foreign += _foreign(s.extra)
             if s.subset is not None:
                 self.add("field_dropped", f"{where} subset {s.subset!r}")
-            if s.width is None or s.height is None:
-                self.add("size_unknown", where)
+            if s.width is None or s.height is None:  # width and height are required integers
+                self.add("size_unknown", f"{where} (0 written, as FastLabel's own tests allow)")
         keys = fields["@keys"] if fl else [*_TASK_KEYS, *(["attributes"] if s.attributes else ()),
                                            "annotations"]
         body: dict[str, Callable[[], Any]] = {
             "id": lambda: s.id if fl else str(s.id),
             "name": lambda: s.file_name,
-            "width": lambda: s.width,
-            "height": lambda: s.height,
+            "width": lambda: s.width if s.width is not None else 0,
+            "height": lambda: s.height if s.height is not None else 0,
             "annotations": lambda: self.annotations(s.annotations, where, None),
         }
         out = self.task_head(s, fields, keys, where, body)

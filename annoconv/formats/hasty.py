@@ -93,7 +93,7 @@ from ..model import (
     rgba_to_hex,
 )
 from ..registry import FormatSpec
-from ..report import ConversionReport
+from ..report import ConversionReport, count_category_fields
 
 __all__ = ["FORMAT", "STATUS_FROM_HASTY", "STATUS_TO_HASTY", "emit", "parse", "read", "sniff",
            "write"]
@@ -776,8 +776,7 @@ def emit(dataset: Dataset, report: ConversionReport | None = None) -> dict[str, 
 def _emit_class(w: _Writer, i: int, c: Category, plan: list[_AttrOut]) -> dict[str, Any]:
     ns = _ns(c.extra)
     where = f"class {c.name!r}"
-    if c.supercategory:
-        w.add("field_dropped", f"{where} supercategory")
+    count_category_fields(w.report, [c], color=True, alpha=True, kind=True)  # no supercategory
     if _foreign(c.extra):
         w.add("field_dropped", where)
     ctype = "object" if c.kind == "thing" else "background"
@@ -1025,6 +1024,9 @@ def _emit_label(w: _Writer, s: Sample, j: int, a: Annotation, height: int,
     if kps is not None:
         keypoints, r = _emit_keypoints(w, cat, kps, ns.get("keypoints"), s, j)
         rounded |= r
+        unlabelled = int((kps.visibility == 0).sum())
+        if unlabelled:  # a Hasty keypoint is placed, visible or not: COCO's v=0 has no place
+            w.add("keypoints_dropped", f"{where}: {unlabelled} unlabelled keypoints")
     if rounded:
         w.add("coordinates_rounded", where)
     elif "keypoints" in ns:

@@ -131,7 +131,7 @@ from ..model import (
     Status,
 )
 from ..registry import FormatSpec
-from ..report import ConversionReport
+from ..report import ConversionReport, count_category_fields
 from ..rle import RLE
 
 __all__ = [
@@ -1465,6 +1465,9 @@ def _emit_sample(job: _WriteJob) -> tuple[dict[str, Any], ConversionReport, npt.
     if not seg:
         values["attributes"] = {"image": {"url": s.file_name}}
         values["metadata"] = {}
+        if png is None and s.width is not None and s.height is not None:
+            # a release holds an image's size only in a bitmap (the reader's images= finds it)
+            report.add("field_dropped", where=f"{where}: width/height")
     values["labels"] = labels_out
     report.samples += 1
     return _assemble(values, seg), report, image, png
@@ -1617,8 +1620,11 @@ def _header_json(ds: Dataset, task: str, labelset: str, report: ConversionReport
     for c in ds.categories:
         cb = _seg(c.extra)
         cp = _present(cb)
-        if _foreign(c.extra) or c.supercategory is not None or c.keypoint_names or c.skeleton:
-            report.add("field_dropped", where=f"category {c.name!r}")
+        count_category_fields(report, [c], color=True, alpha=True, kind=True)  # no supercategory
+        lost = [what for what, has in (("keypoint names", c.keypoint_names), ("skeleton", c.skeleton),
+                                        ("other formats' fields", _foreign(c.extra))) if has]
+        if lost:
+            report.add("field_dropped", where=f"category {c.name!r}: {', '.join(lost)}")
         v: dict[str, Any] = {"id": c.id, "name": c.name}
         if c.color is not None:
             raw = cb.get("color")

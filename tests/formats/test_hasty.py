@@ -589,6 +589,7 @@ def test_write_foreign_dataset(tmp_path):
         "polygon_to_mask": 2, "track_dropped": 1, "shape_dropped": 1, "id_assigned": 1,
         "shape_converted": 1, "reference_missing": 1, "empty_mask": 1, "status_merged": 1,
         "coordinates_rounded": 3,  # the box with y1 6.5, the rotated box's bounds, the ellipse
+        "keypoints_dropped": 1,  # the person's unlabelled (v=0) keypoint
     }
     assert report.samples == 2 and report.annotations == 8
     assert doc["project_name"] == "from coco"

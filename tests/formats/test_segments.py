@@ -1465,7 +1465,8 @@ def test_keypoints_of_an_annotation_are_written_as_points():
     assert [(a["id"], a["type"], a["points"]) for a in anns] == [
         (1, "bbox", [[0, 0], [8, 9]]), (2, "point", [[1, 2]]), (3, "point", [[5, 6]])]
     assert dict(report.counts) == {"keypoints_dropped": 1, "shape_converted": 1, "id_assigned": 3,
-                                   "status_unmapped": 1}  # no status: LABELED written
+                                   "status_unmapped": 1, "field_dropped": 1}  # no status: LABELED
+    assert report.examples["field_dropped"] == ["sample 'a.png': width/height"]  # a vector release
     assert report.examples["shape_converted"] == ["sample 'a.png' annotation 42: 2 keypoints -> point annotations"]
     report = ConversionReport()  # a keypoints release keeps the points, not the box
     doc = S.emit(ds, report, task_type="keypoints")

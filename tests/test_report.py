@@ -1,0 +1,72 @@
+"""annoconv.report, and the promise behind it: every writer either holds a category's fields
+and its annotations' fields, or counts what it dropped. Nothing is lost silently."""
+
+from __future__ import annotations
+
+import pytest
+
+import annoconv
+from annoconv import Annotation, Box, Category, Dataset, Polygon, Sample
+from annoconv.report import ConversionReport, count_category_fields
+
+WRITERS = [f.name for f in annoconv.available_formats() if f.write is not None and f.name != "annoconv"]
+
+ROAD = Category(id=1, name="road", kind="stuff", color=(10, 20, 30, 77), supercategory="ground")
+CAR = Category(id=2, name="car", color=(200, 10, 10, 255))
+UNUSED = Category(id=3, name="unused", color=(1, 2, 3, 255))
+
+
+def dataset() -> Dataset:
+    anns = (
+        Annotation(id=1, category_id=1, shape=Box(x0=0, y0=0, x1=8, y1=3)),
+        Annotation(id=2, category_id=2, shape=Polygon.from_coco([[1, 3, 7, 3, 7, 6, 1, 6]]), score=0.5,
+                   track_id=4),
+        Annotation(id=3, category_id=2, shape=Box(x0=0, y0=4, x1=2, y1=6), iscrowd=True),
+    )
+    return Dataset(categories=(ROAD, CAR, UNUSED),
+                   samples=(Sample(id=1, file_name="a.png", width=8, height=6, annotations=anns),))
+
+
+def test_count_category_fields():
+    r = ConversionReport()
+    count_category_fields(r, [ROAD, CAR], color=True, kind=True)
+    assert r.examples["field_dropped"] == ["category 'road': colour alpha, supercategory"]
+    count_category_fields(r, [CAR])
+    assert r.count("field_dropped") == 2 and r.examples["field_dropped"][1] == "category 'car': colour"
+    count_category_fields(None, [ROAD])  # no report: nothing to count
+
+
+def _examples(report: ConversionReport, kind: str) -> str:
+    return " | ".join(report.examples.get(kind, ()))
+
+
+@pytest.mark.parametrize("fmt", WRITERS)
+def test_what_a_writer_cannot_hold_is_counted(tmp_path, fmt):
+    report = annoconv.save(dataset(), tmp_path / "out" / "data.json", fmt)
+    back = annoconv.load(tmp_path / "out" / "data.json", fmt)  # a file, or a folder of that name
+    cats = {c.name: c for c in back.categories}
+    road = cats.get("road")
+    # the stuff category's colour, alpha, kind and supercategory: read back, or counted
+    dropped = _examples(report, "field_dropped")
+    assert road is not None
+    if road.color is None or road.color[:3] != ROAD.color[:3]:
+        assert "road" in dropped and "colour" in dropped
+    elif road.color[3] != ROAD.color[3]:
+        assert "road" in dropped and "alpha" in dropped
+    if road.kind != "stuff":
+        assert "road" in dropped and "stuff kind" in dropped
+    if road.supercategory != "ground":
+        assert "road" in dropped and "supercategory" in dropped
+    if "unused" not in cats:
+        assert report.count("category_dropped") == 1
+    # the annotations' score, track id and iscrowd: read back, or counted
+    anns = [a for s in back.samples for a in s.annotations]
+    if not any(a.score == 0.5 for a in anns):
+        assert report.count("score_dropped") >= 1, fmt
+    if not any(a.track_id == 4 for a in anns):
+        assert report.count("track_dropped") >= 1, fmt
+    if not any(a.iscrowd for a in anns):
+        assert "iscrowd" in dropped or report.count("field_dropped") >= 1, fmt
+    # two car instances: kept apart, or counted as merged
+    if sum(a.category_id == cats["car"].id for a in anns) < 2:
+        assert report.count("instances_merged") == 1, fmt
