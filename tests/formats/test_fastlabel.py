@@ -871,6 +871,17 @@ def test_we_decode_what_the_sdk_traces(m):
     assert same_json(fl.emit(ds), doc)
 
 
+def test_unknown_image_size_is_written_readably(tmp_path):
+    ds = Dataset(categories=(Category(id=1, name="cat"),), samples=(
+        Sample(id=1, file_name="a.jpg", annotations=(
+            Annotation(id=1, category_id=1, shape=Box(x0=1, y0=1, x1=3, y1=3)),)),))
+    report = annoconv.save(ds, tmp_path / "t.json", "fastlabel")
+    task = json.loads((tmp_path / "t.json").read_text())[0]
+    assert (task["width"], task["height"]) == (0, 0)
+    assert report.examples["size_unknown"] == ["image 'a.jpg' (0 written, as FastLabel's own tests allow)"]
+    assert annoconv.load(tmp_path / "t.json").samples[0].annotations[0].shape == Box(x0=1, y0=1, x1=3, y1=3)
+
+
 def test_coco_like_model_to_fastlabel():
     """What a COCO reader gives: a multi-part polygon, an RLE crowd mask, a box-only record."""
     m = np.zeros((20, 30), bool)
