@@ -154,9 +154,11 @@ def count_category_fields(
     alpha: bool = False,
     kind: bool = False,
     supercategory: bool = False,
+    keypoints: bool = False,
 ) -> None:
     """Count, as ``field_dropped``, the category fields a writer has no place for; the flags
-    say what it can hold (``alpha``: the colour's alpha too).
+    say what it can hold (``alpha``: the colour's alpha too; ``keypoints``: the keypoint
+    names and skeleton).
 
     >>> from annoconv.model import Category
     >>> r = ConversionReport()
@@ -177,5 +179,7 @@ def count_category_fields(
             lost.append("stuff kind")
         if c.supercategory and not supercategory:
             lost.append("supercategory")
+        if (c.keypoint_names or c.skeleton) and not keypoints:
+            lost.append("keypoint schema")
         if lost:
             report.add("field_dropped", where=f"category {c.name!r}: {', '.join(lost)}")

@@ -1404,9 +1404,9 @@ def _emit_category(c: Category, rep: ConversionReport, keep_extra: bool,
         if kept and keep_extra:
             out["annoconv"] = kept
         elif panoptic:  # isthing and an RGB colour: the colour's alpha has no place
-            count_category_fields(rep, [c], color=True, kind=True, supercategory=True)
+            count_category_fields(rep, [c], color=True, kind=True, supercategory=True, keypoints=True)
         else:
-            count_category_fields(rep, [c], supercategory=True)
+            count_category_fields(rep, [c], supercategory=True, keypoints=True)
         foreign = [k for k in c.extra if k != NS]
         if foreign:
             rep.add("field_dropped", where=f"category {c.id}: {', '.join(foreign)} fields")

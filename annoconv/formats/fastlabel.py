@@ -1285,7 +1285,7 @@ class _Writer:
             self.attr_meta.setdefault((spec.scope, spec.name), meta)
         self.foreign = 0
         # a class's value, title and #RRGGBB colour are what a task holds of a category
-        count_category_fields(report, ds.categories, color=True)
+        count_category_fields(report, ds.categories, color=True, keypoints=True)
         for c in ds.categories:
             self.foreign += _foreign(c.extra)
 

@@ -776,7 +776,7 @@ def emit(dataset: Dataset, report: ConversionReport | None = None) -> dict[str, 
 def _emit_class(w: _Writer, i: int, c: Category, plan: list[_AttrOut]) -> dict[str, Any]:
     ns = _ns(c.extra)
     where = f"class {c.name!r}"
-    count_category_fields(w.report, [c], color=True, alpha=True, kind=True)  # no supercategory
+    count_category_fields(w.report, [c], color=True, alpha=True, kind=True, keypoints=True)
     if _foreign(c.extra):
         w.add("field_dropped", where)
     ctype = "object" if c.kind == "thing" else "background"

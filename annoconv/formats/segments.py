@@ -1620,11 +1620,9 @@ def _header_json(ds: Dataset, task: str, labelset: str, report: ConversionReport
     for c in ds.categories:
         cb = _seg(c.extra)
         cp = _present(cb)
-        count_category_fields(report, [c], color=True, alpha=True, kind=True)  # no supercategory
-        lost = [what for what, has in (("keypoint names", c.keypoint_names), ("skeleton", c.skeleton),
-                                        ("other formats' fields", _foreign(c.extra))) if has]
-        if lost:
-            report.add("field_dropped", where=f"category {c.name!r}: {', '.join(lost)}")
+        count_category_fields(report, [c], color=True, alpha=True, kind=True)
+        if _foreign(c.extra):
+            report.add("field_dropped", where=f"category {c.name!r}: other formats' fields")
         v: dict[str, Any] = {"id": c.id, "name": c.name}
         if c.color is not None:
             raw = cb.get("color")

@@ -691,7 +691,7 @@ def write(dataset: Dataset, path: str | Path, *, report: ConversionReport | None
     plan = Plan(values=index, kind_rank={c.id: 0 if c.kind == "stuff" else 1 for c in cats},
                 order_rank=rank, labels_order=orders, colors=colors,
                 dtype="uint8" if top < 256 else "uint16", compress_level=compress_level)
-    count_category_fields(rep, cats, color=True, alpha=True, kind=True)  # no supercategory
+    count_category_fields(rep, cats, color=True, alpha=True, kind=True)
     table = []
     for c, col in zip(cats, rgba):
         ns = c.extra.get(NS) if isinstance(c.extra.get(NS), dict) else {}
