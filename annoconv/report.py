@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["KINDS", "ConversionReport", "count_category_fields"]
+__all__ = ["KINDS", "ConversionReport", "count_category_fields", "unique_ids"]
 
 #: The loss kinds annoconv reports, with their meaning (formats may add their own).
 KINDS: dict[str, str] = {
@@ -183,3 +183,23 @@ def count_category_fields(
             lost.append("keypoint schema")
         if lost:
             report.add("field_dropped", where=f"category {c.name!r}: {', '.join(lost)}")
+
+
+def unique_ids(ids: Iterable[str], report: ConversionReport | None, what: str) -> list[str]:
+    """``ids`` with each repeat renamed ``<id>_2``, ``<id>_3``... (counted ``id_assigned``):
+    sample ids ``1`` and ``"1"`` both written as the string "1", say.
+
+    >>> unique_ids(["1", "1", "2"], None, "task")
+    ['1', '1_2', '2']
+    """
+    out: list[str] = []
+    seen: set[str] = set()
+    for i in ids:
+        new, n = i, 2
+        while new in seen:
+            new, n = f"{i}_{n}", n + 1
+        if new != i and report is not None:
+            report.add("id_assigned", where=f"{what} {i!r} -> {new!r}")
+        seen.add(new)
+        out.append(new)
+    return out

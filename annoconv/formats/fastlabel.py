@@ -124,7 +124,7 @@ from ..model import (
     rgba_to_hex,
 )
 from ..registry import FormatSpec
-from ..report import ConversionReport, count_category_fields
+from ..report import ConversionReport, count_category_fields, unique_ids
 
 __all__ = [
     "FORMAT", "emit", "emit_points", "emit_pose", "map_status", "parse", "parse_points",
@@ -1583,6 +1583,8 @@ class _Writer:
             self.add("shape_converted", f"{where} ellipse -> polygon")
         elif isinstance(shape, Keypoints) and ftype == "keypoint" and not fl and shape.visibility[0] != 2:
             self.add("field_dropped", f"{where} keypoint visibility")
+        if isinstance(shape, Polyline) and len(shape.points) < 2:  # a line needs 2 points
+            ftype = None
         if ftype is None or (ftype == "classification" and not fl):
             self.add("shape_dropped", where)
             return None
@@ -1745,6 +1747,10 @@ def emit(ds: Dataset, report: ConversionReport | None = None) -> list[dict[str, 
     if w.foreign:
         w.add("field_dropped", "other formats' extra data", w.foreign)
     _count_unlisted(ds, w)
+    with_id = [t for t in tasks if "id" in t]  # sample ids 1 and "1": one task id, refused on reading
+    for t, tid in zip(with_id, unique_ids([str(t["id"]) for t in with_id], report, "task"), strict=True):
+        if tid != str(t["id"]):
+            t["id"] = tid
     if report is not None:
         report.samples += n_samples
         report.annotations += sum(len(t.get("annotations") or ()) for t in tasks)

@@ -122,7 +122,7 @@ from ..model import (
     rgba_from_hex,
 )
 from ..registry import FormatSpec
-from ..report import ConversionReport, count_category_fields
+from ..report import ConversionReport, count_category_fields, unique_ids
 
 __all__ = ["FORMAT", "emit", "parse", "read", "sniff", "write"]
 
@@ -1050,17 +1050,25 @@ def _shape_pieces(s: Shape | None, where: str, add: Any) -> list[tuple[str, Shap
     if isinstance(s, Polygon):
         if s.has_holes:
             add("hole_dropped", sum(len(p.holes) for p in s.parts), where=where)
-        if len(s.parts) > 1:
-            add("shape_converted", where=f"{where} ({len(s.parts)}-part polygon split)")
-        if len(s.parts) == 1 and not s.has_holes:
+        parts = [p for p in s.parts if len(p.exterior) >= 3]  # Scale needs 3 vertices
+        if len(parts) < len(s.parts):
+            add("invalid_part_dropped", len(s.parts) - len(parts), where=where)
+        if not parts:
+            add("shape_dropped", where=f"{where} (no polygon part of 3 vertices)")
+            return []
+        if len(parts) > 1:
+            add("shape_converted", where=f"{where} ({len(parts)}-part polygon split)")
+        if parts == list(s.parts) and len(parts) == 1 and not s.has_holes:
             return [("polygon", s)]
-        return [("polygon", Polygon.from_rings(p.exterior)) for p in s.parts]
+        return [("polygon", Polygon.from_rings(p.exterior)) for p in parts]
     if isinstance(s, Keypoints):
         if s.names is not None and len(s.names) >= 4 and set(s.names) <= set(CUBOID_VERTICES):
             return [("cuboid", s)]
         labelled = np.flatnonzero(s.visibility > 0)
         if len(labelled) < len(s.visibility):
             add("keypoints_dropped", len(s.visibility) - len(labelled), where=where)
+        if (s.visibility == 1).any():  # a Scale point has no visibility: read back as visible
+            add("field_dropped", where=f"{where} (occluded keypoints written as points)")
         if len(s.visibility) > 1 or s.names is not None:
             add("shape_converted", where=f"{where} (keypoints written as {len(labelled)} points)")
         return [("point", Keypoints(points=s.points[i:i + 1], visibility=[2])) for i in labelled]
@@ -1079,6 +1087,10 @@ def _emit_annotations(
         absent = control.get("absent", ())
         if report is not None:
             _count_dropped(a, where, report)
+        if a.category_id not in names:  # no class, or one the dataset does not list: skipped
+            if report is not None:
+                report.add("reference_missing", where=f"{where} (category {a.category_id})")
+            continue
         pieces = _pieces(a, where, report)
         for p, (kind, shape) in enumerate(pieces):
             obj: dict[str, Any] = {}
@@ -1087,10 +1099,8 @@ def _emit_annotations(
                 obj["uuid"] = base if p == 0 else f"{base}:{p}"
             if "type" not in absent:
                 obj["type"] = kind
-            name = names.get(a.category_id) if a.category_id is not None else None  # type: ignore[arg-type]
-            if name is None and a.category_id is not None and report is not None and p == 0:
-                report.add("reference_missing", where=f"{where} (category {a.category_id})")
-            if name is not None and not ("label" in absent and name == _UNLABELED):
+            name = names[a.category_id]  # type: ignore[index]
+            if not ("label" in absent and name == _UNLABELED):
                 obj["label"] = name
             if a.attributes or ("attributes" not in absent and not cross):
                 obj["attributes"] = _attributes_out(a.attributes, report, where) if cross else a.attributes
@@ -1205,7 +1215,7 @@ def _new_task(s: Sample, ds_categories: list[str], specs: dict[str, Any], projec
         task["batch"] = s.subset
     task["params"] = params
     md: dict[str, Any] = {"filename": s.file_name}
-    if s.width is not None and s.height is not None:
+    if s.width and s.height:  # Scale's metadata sizes are positive: none for an empty image
         md.update(width=s.width, height=s.height)
     task["metadata"] = md
     return task
@@ -1227,6 +1237,8 @@ def _emit_task(
     if cross:
         kinds = list(dict.fromkeys(a["type"] for a in anns))
         task = _new_task(s, list(names.values()), specs, project, kinds, attachment_prefix)
+        if not (s.width and s.height) and report is not None:  # read back with allow_missing_size
+            report.add("size_unknown", where=f"sample {s.id!r} ({s.width}x{s.height}: no size written)")
     else:
         task = dict(tpl)  # type: ignore[arg-type]
         if task.get("task_id") != s.id:
@@ -1288,6 +1300,9 @@ def emit(
     specs = _attribute_specs_out(ds.attribute_specs)
     project = ds.info.get("name") if isinstance(ds.info.get("name"), str) else None
     tasks = [_emit_task(s, names, specs, project, report, attachment_prefix) for s in ds.samples]
+    # sample ids 1 and "1" would both be task "1", which Scale's reader refuses
+    for t, tid in zip(tasks, unique_ids([t["task_id"] for t in tasks], report, "task"), strict=True):
+        t["task_id"] = tid
     if report is not None:
         report.samples += len(tasks)
         report.annotations += sum(

@@ -871,6 +871,19 @@ def test_we_decode_what_the_sdk_traces(m):
     assert same_json(fl.emit(ds), doc)
 
 
+def test_what_fastlabel_refuses_is_not_written(tmp_path):
+    line = Annotation(id=1, category_id=1, shape=Polyline(points=[[1, 1]]))  # one point
+    box = Annotation(id=2, category_id=1, shape=Box(x0=1, y0=1, x1=3, y1=3))
+    ds = Dataset(categories=(Category(id=1, name="cat"),), samples=(
+        Sample(id=1, file_name="a.jpg", width=8, height=8, annotations=(line, box)),
+        Sample(id="1", file_name="b.jpg", width=8, height=8)))  # the same task id as a string
+    report = annoconv.save(ds, tmp_path / "t.json", "fastlabel")
+    doc = json.loads((tmp_path / "t.json").read_text())
+    assert [t["id"] for t in doc] == ["1", "1_2"] and report.examples["id_assigned"] == ["task '1' -> '1_2'"]
+    assert [a["id"] for a in doc[0]["annotations"]] == ["2"] and report.count("shape_dropped") == 1
+    assert len(annoconv.load(tmp_path / "t.json").samples) == 2  # its own reader takes it
+
+
 def test_unknown_image_size_is_written_readably(tmp_path):
     ds = Dataset(categories=(Category(id=1, name="cat"),), samples=(
         Sample(id=1, file_name="a.jpg", annotations=(

@@ -500,9 +500,9 @@ def test_write_from_another_format(tmp_path):
                   "project": "proj", "metadata": {"filename": "b.png", "width": 6, "height": 4},
                   "response": {"annotations": []}} | {"project": "proj"}
     assert dict(report.counts) == {
-        "z_index_dropped": 1, "field_dropped": 4, "attribute_converted": 1, "shape_converted": 3,
+        "z_index_dropped": 1, "field_dropped": 5, "attribute_converted": 1, "shape_converted": 3,
         "hole_dropped": 1, "score_dropped": 1, "track_dropped": 1, "mask_to_polygon": 1,
-        "keypoints_dropped": 1, "shape_dropped": 1, "status_merged": 1, "status_unmapped": 1}
+        "keypoints_dropped": 1, "reference_missing": 1, "status_merged": 1, "status_unmapped": 1}
     assert (report.samples, report.annotations) == (2, 9)
     # what Scale can hold reads back as it was
     back = annoconv.load(tmp_path / "o.json")
@@ -512,6 +512,32 @@ def test_write_from_another_format(tmp_path):
     assert b[0].shape.rotation == pytest.approx(12.5) and b[0].shape.to_xyxy() == (1, 2, 3.5, 4)
     e = b[8].shape
     assert np.allclose([e.cx, e.cy, e.rx, e.ry, e.rotation], [5, 5, 2, 1.5, 30])
+
+
+def test_shapes_scale_cannot_hold_are_dropped_and_counted(tmp_path):
+    box = Box(x0=1, y0=1, x1=3, y1=3)
+    anns = (
+        Annotation(id=1, category_id=1, shape=Polygon.from_rings([(1, 1), (5, 5)])),  # 2 vertices
+        Annotation(id=2, category_id=1, shape=Polygon(parts=())),
+        Annotation(id=3, category_id=1, shape=Keypoints(points=[[5, 6]], visibility=[1])),
+        Annotation(id=4, category_id=None, shape=box),
+        Annotation(id=5, category_id=7, shape=box),  # a category the dataset does not list
+        Annotation(id=6, category_id=1, shape=box),
+    )
+    ds = Dataset(categories=(Category(id=1, name="car"),), samples=(
+        Sample(id=1, file_name="a.jpg", width=20, height=16, annotations=anns),
+        Sample(id=2, file_name="empty.jpg", width=0, height=0)))
+    report = annoconv.save(ds, tmp_path / "o.json", "scale", report=ConversionReport(max_examples=20))
+    doc = json.loads((tmp_path / "o.json").read_text())
+    assert not list(VALIDATOR.iter_errors(doc))
+    assert [a["uuid"] for a in doc[0]["response"]["annotations"]] == ["3", "6"]
+    assert doc[1]["metadata"] == {"filename": "empty.jpg"}  # no 0 size: Scale's are positive
+    assert report.count("invalid_part_dropped") == 1 and report.count("shape_dropped") == 2
+    assert report.count("reference_missing") == 2
+    assert "sample 1 annotation 3 (occluded keypoints written as points)" in report.examples["field_dropped"]
+    assert report.examples["size_unknown"] == ["sample 2 (0x0: no size written)"]
+    back = annoconv.load(tmp_path / "o.json", allow_missing_size=True)  # and Scale's reader takes it
+    assert [a.id for a in back.samples[0].annotations] == ["3", "6"]
 
 
 @pytest.mark.parametrize(
