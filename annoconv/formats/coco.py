@@ -962,6 +962,8 @@ class _Writer:
                 poly = geometry.mask_to_polygon(r)
                 if not poly.has_holes and poly.parts:
                     self.report.add("mask_to_polygon", where=where)
+                    if ns.get("rle_extra"):  # keys beside size and counts: no polygon holds them
+                        self.report.add("field_dropped", where=f"{where}: RLE keys {', '.join(ns['rle_extra'])}")
                     return poly.to_coco(), r, poly
                 if poly.has_holes and self.holes == "drop":
                     self.report.add("hole_dropped", where=where)
@@ -1147,7 +1149,10 @@ def emit(
         for key in ns.get("_absent", ()):
             if not (key == "file_name" and s.file_name):
                 img.pop(key, None)
-        img.update((key, v) for key, v in ns.items() if not key.startswith("_"))
+        img.update((key, v) for key, v in ns.items() if not key.startswith("_") and key != "panoptic")
+        record = ns.get("panoptic", {})  # a panoptic source's per-image record: its PNG is gone
+        if set(record) - {"image_id", "file_name", "_keys"}:
+            rep.add("field_dropped", where=f"image {iid}: panoptic record fields")
         written = keep_extra or "annoconv" in ns
         kept = _sample_leftovers(s, iid, None if written else rep)
         if (kept and keep_extra) or "annoconv" in ns:
@@ -1193,6 +1198,11 @@ def _emit_records(ds: Dataset, rec: _Records, rep: ConversionReport, keep_extra:
     if rec.skipped:
         skip = set(rec.skipped)
         anns = [a for i, a in enumerate(anns) if i not in skip]
+    kept_anns = [a for i, a in enumerate(doc.annotations) if i not in set(rec.skipped)]
+    for what, records in (("image ids", doc.images), ("annotation ids", kept_anns)):
+        zero = sum(r.id == 0 for r in records)  # as the generic path counts them
+        if zero:
+            rep.add("id_zero_kept", zero, where=what)
     if ds.categories is rec.categories:
         categories: list[Any] = doc.categories
     else:
@@ -1271,11 +1281,15 @@ def _sample_leftovers(s: Sample, iid: int, rep: ConversionReport | None) -> dict
 
 
 def _writable(a: Annotation) -> bool:
-    """COCO holds no polylines, and no annotation without a category (unless the COCO
-    source had none)."""
+    """COCO holds no polylines, and no annotation without a category or without any
+    geometry (an image-level label: COCOeval needs a bbox), unless the COCO source had one."""
     if isinstance(a.shape, Polyline):
         return False
-    return a.category_id is not None or "category_id" in a.extra.get(NS, {}).get("_absent", ())
+    if NS in a.extra:
+        return a.category_id is not None or "category_id" in a.extra[NS].get("_absent", ())
+    drawable = a.shape is not None and not (
+        isinstance(a.shape, Polygon) and all(len(p.exterior) < 3 for p in a.shape.parts))
+    return a.category_id is not None and (drawable or a.stored_bbox is not None or a.keypoints is not None)
 
 
 _STANDARD_ANN_KEYS = ("id", "image_id", "category_id", "segmentation", "area", "bbox", "iscrowd")
@@ -1443,16 +1457,35 @@ def write(
 def sniff(path: Path, head: bytes) -> int:
     """2 for an object with ``images`` and ``annotations`` or ``categories`` in the first
     64 KiB; 1 with ``images`` only, or with annotations that have an ``image_id`` (the
-    ``images`` key further on, as when ``annotations`` comes first)."""
+    ``images`` key further on, as when ``annotations`` comes first). A panoptic file is not
+    COCO instances, also when its first record lies beyond the head."""
     head = head.removeprefix(b"\xef\xbb\xbf")
     if not head.lstrip().startswith(b"{") or re.match(rb'\s*\{\s*"annoconv"\s*:', head):
         return 0
     has_images = b'"images"' in head
-    if b'"segments_info"' in head:
+    if _is_panoptic(path, head):
         return 0
     if has_images and (b'"annotations"' in head or b'"categories"' in head):
         return 2
     return 1 if has_images or (b'"annotations"' in head and b'"image_id"' in head) else 0
+
+
+def _is_panoptic(path: Path, head: bytes) -> bool:
+    """Whether the first annotations record has ``segments_info``: seen in the head, or,
+    when ``annotations`` starts after it (a long ``images`` list, as panoptic_val2017.json
+    has), found by one search of the memory-mapped file and a look at what follows."""
+    if b'"segments_info"' in head:
+        return True
+    if b'"annotations"' in head or not path.is_file():
+        return False
+    import mmap
+
+    try:
+        with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            at = mm.find(b'"annotations"')
+            return at >= 0 and mm.find(b'"segments_info"', at, at + 4096) >= 0
+    except (OSError, ValueError):  # an empty file cannot be mapped
+        return False
 
 
 # --------------------------------------------------------------------------------------
@@ -1514,7 +1547,10 @@ def read_panoptic(
         found = by_image.pop(img["id"], None)
         if found is not None:
             i, rec = found
-            anns = _panoptic_annotations(rec, i, folder, (h, w), cat_ids, p, report, strict)
+            anns, png_size = _panoptic_annotations(rec, i, folder, (h, w), cat_ids, p, report, strict)
+            if h is None or w is None:  # the PNG's size is the image's: known to the model,
+                h, w = png_size         # left out again when written back as panoptic
+                extra["_size_from_png"] = True
             extra["panoptic"] = {k: v for k, v in rec.items() if k != "segments_info"}
             extra["panoptic"]["_keys"] = list(rec)
         samples.append(Sample(id=img["id"], file_name=img.get("file_name", ""), width=w, height=h,
@@ -1536,7 +1572,8 @@ def read_panoptic(
 
 def _panoptic_annotations(rec: dict[str, Any], i: int, folder: Path, size: tuple[Any, Any],
                           cat_ids: set[int], file: Path, report: ConversionReport | None,
-                          strict: bool) -> list[Annotation]:
+                          strict: bool) -> tuple[list[Annotation], tuple[int, int]]:
+    """One record's segments as Mask annotations, and the (height, width) of its PNG."""
     ptr = json_pointer("annotations", i)
     name = rec.get("file_name")
     if not isinstance(name, str):
@@ -1599,7 +1636,7 @@ def _panoptic_annotations(rec: dict[str, Any], i: int, folder: Path, size: tuple
                              f"{ptr}.segments_info (strict=False ignores them)")
         if report is not None:
             report.add("reference_missing", len(unlisted), where=str(png))
-    return out
+    return out, (int(ids.shape[0]), int(ids.shape[1]))
 
 
 _NOT_SEGMENT_INFO = _NS_INTERNAL | {"segmentation", "image_id", "area", "id", "category_id"}
@@ -1632,11 +1669,12 @@ def _panoptic_record(args: tuple[Sample, int, str, list[tuple[int, int, Any, Ann
     labels = _rle.encode_labels(img)
     for k, (sid, cid, _, a) in enumerate(segs):
         r = labels.get(sid)
+        if r is None:  # no pixel left: empty, or wholly under later segments
+            why = ": hidden by others" if hid[k] else ""
+            notes.append(("shape_dropped", f"image {iid} segment {sid}{why}"))
+            continue
         if hid[k]:
             notes.append(("overlap_hidden", f"image {iid} segment {sid}"))
-        if r is None:
-            notes.append(("shape_dropped", f"image {iid} segment {sid}"))
-            continue
         ns = a.extra.get(NS, {})
         where = f"image {iid} segment {sid}"
         if a.keypoints is not None:
@@ -1677,9 +1715,12 @@ def write_panoptic(
 
     rep = report if report is not None else ConversionReport()
     dst = Path(path)
-    folder_name = png_dir or dst.stem
+    folder_name = str(png_dir) if png_dir else dst.stem
+    if not _inside_name(folder_name):  # the PNGs are built in the temporary folder: stay in it
+        raise OptionError(f"png_dir must be a relative folder without '..', got {png_dir!r}")
     samples = list(ds.samples)
     image_ids = _assign_ids([s.id for s in samples], NS in ds.info, rep, "image ids")
+    from_panoptic = isinstance(ds.info.get(NS), dict) and bool(ds.info[NS].get("_panoptic"))
     jobs = []
     with atomic_folder(dst.parent, inside=True) as tmp:
         (tmp / folder_name).mkdir(parents=True, exist_ok=True)
@@ -1693,6 +1734,8 @@ def write_panoptic(
                     continue
                 raise ConversionError(f"image {iid}: panoptic PNGs need the image width and height")
             kept_images.append((s, iid))
+            if from_panoptic and not s.annotations and "panoptic" not in s.extra.get(NS, {}):
+                continue  # an image the source gave no record (and no PNG): none written
             segs = []
             used: set[int] = set()
             candidates = []
@@ -1724,6 +1767,7 @@ def write_panoptic(
                     used.add(sid)
                     if nxt >= 2**24:
                         raise ConversionError(f"image {iid}: more than 2^24 - 1 segments")
+                    rep.add("id_assigned", where=f"image {iid} annotation {a.id} -> segment {sid}")
                 segs.append((sid, a.category_id, a.z_index, a))
             ns = s.extra.get(NS, {})
             rec_extra = dict(ns.get("panoptic", {}))
@@ -1750,7 +1794,9 @@ def write_panoptic(
         for s, iid in kept_images:
             ns = s.extra.get(NS, {})
             img = {"id": iid, "file_name": s.file_name, "height": s.height, "width": s.width}
-            img.update((k, v) for k, v in ns.items() if k not in ("_keys", "panoptic", "_absent"))
+            if ns.get("_size_from_png"):  # the source gave no size: its PNG did
+                del img["height"], img["width"]
+            img.update((k, v) for k, v in ns.items() if not k.startswith("_") and k != "panoptic")
             images.append(_ordered(img, ns.get("_keys")))
         categories = []
         for c in ds.categories:
@@ -1779,7 +1825,7 @@ def _default_color(cid: int) -> tuple[int, int, int]:
 
 def sniff_panoptic(path: Path, head: bytes) -> int:
     head = head.removeprefix(b"\xef\xbb\xbf")
-    return 2 if head.lstrip().startswith(b"{") and b'"segments_info"' in head else 0
+    return 2 if head.lstrip().startswith(b"{") and _is_panoptic(path, head) else 0
 
 
 FORMAT = FormatSpec(

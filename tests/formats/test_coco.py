@@ -534,7 +534,9 @@ def test_panoptic_overlaps_are_flattened_and_counted(tmp_path):
     report = annoconv.save(ds, tmp_path / "p.json", "coco-panoptic")
     segs = json.loads((tmp_path / "p.json").read_text())["annotations"][0]["segments_info"]
     assert [(s["id"], s["area"]) for s in segs] == [(1, 12), (2, 4)]
-    assert report.count("overlap_hidden") == 2 and report.count("shape_dropped") == 1
+    # segment 1 partly hidden; segment 3 wholly hidden: dropped, counted once
+    assert report.examples["overlap_hidden"] == ["image 1 segment 1"]
+    assert report.examples["shape_dropped"] == ["image 1 segment 3: hidden by others"]
 
 
 def test_panoptic_unlisted_ids_are_errors(tmp_path):
@@ -615,6 +617,68 @@ def test_panoptic_fixture(tmp_path):
     annoconv.save(annoconv.load(tmp_path / "bare.json"), tmp_path / "again.json", "coco-panoptic")
     assert json.loads((tmp_path / "again.json").read_text()) == doc
     assert list(json.loads((tmp_path / "again.json").read_text())) == list(doc)
+
+
+def test_panoptic_found_past_a_long_images_list_and_read_without_image_sizes(tmp_path):
+    import shutil
+
+    doc = json.loads((FIXTURES / "panoptic_sample.json").read_text())
+    shutil.copytree(FIXTURES / "panoptic_sample", tmp_path / "pan")
+    # panoptic_val2017.json lists 5000 images before its annotations
+    doc["images"] += [{"id": 1000 + i, "file_name": f"x{i}.jpg", "height": 12, "width": 16} for i in range(1500)]
+    for img in doc["images"][:1]:
+        del img["height"], img["width"]  # sizes come from the PNG
+    (tmp_path / "pan.json").write_text(json.dumps(doc))
+    assert (tmp_path / "pan.json").stat().st_size > 65536
+    assert annoconv.detect_format(tmp_path / "pan.json") == "coco-panoptic"
+    ds = annoconv.load(tmp_path / "pan.json")
+    assert (ds.samples[0].height, ds.samples[0].width) == (12, 16)
+    annoconv.save(ds, tmp_path / "again.json", "coco-panoptic")
+    assert json.loads((tmp_path / "again.json").read_text()) == doc  # still no size written
+    # to instances: the size is written (pycocotools needs it), no panoptic bookkeeping
+    report = annoconv.convert(tmp_path / "pan.json", tmp_path / "inst.json", to="coco")
+    inst = json.loads((tmp_path / "inst.json").read_text())
+    assert inst["images"][0] == {"id": 42, "file_name": "000042.jpg", "height": 12, "width": 16}
+    assert annoconv.detect_format(tmp_path / "inst.json") == "coco" and report.lossless
+    COCO(str(tmp_path / "inst.json")).annToMask(inst["annotations"][0])
+
+
+def test_panoptic_writer_counts_what_it_changes_and_stays_in_its_folder(tmp_path):
+    ds = panoptic_dataset()
+    s = ds.samples[0]
+    anns = (dataclasses.replace(s.annotations[0], id=900100037777, score=0.5), *s.annotations[1:])
+    ds = dataclasses.replace(ds, samples=(dataclasses.replace(s, annotations=anns),))
+    report = annoconv.save(ds, tmp_path / "p.json", "coco-panoptic")
+    assert report.examples["id_assigned"] == ["image 42 annotation 900100037777 -> segment 1"]
+    assert report.count("score_dropped") == 1
+    for bad in (str(tmp_path / "abs"), "../side"):
+        with pytest.raises(annoconv.OptionError, match="png_dir must be a relative folder"):
+            annoconv.save(ds, tmp_path / "q" / "p.json", "coco-panoptic", png_dir=bad)
+    assert not (tmp_path / "abs").exists() and not (tmp_path / "side").exists()
+
+
+def test_annotations_without_geometry_are_not_written_without_a_bbox(tmp_path):
+    ds = Dataset(categories=(Category(id=1, name="a"),), samples=(
+        Sample(id=1, file_name="a", width=8, height=8, annotations=(
+            Annotation(id=1, category_id=1),  # an image-level label (FastLabel classification)
+            Annotation(id=2, category_id=1, shape=Polygon.from_rings([(1, 1), (5, 5)])),
+            Annotation(id=3, category_id=1, shape=Box(x0=1, y0=1, x1=2, y1=2)))),))
+    doc, report = write_and_reload(ds, tmp_path)
+    assert [(a["id"], a["bbox"]) for a in doc["annotations"]] == [(3, [1, 1, 1, 1])]
+    assert report.count("shape_dropped") == 2
+
+
+def test_both_write_paths_report_alike(tmp_path):
+    doc = with_annotation(id=0)
+    doc["annotations"][0]["segmentation"] = {"size": [2, 2], "counts": [0, 4], "x": None}
+    doc["images"][0].update(height=2, width=2)
+    p = tmp_path / "in.json"
+    p.write_text(json.dumps(doc))
+    fast = annoconv.convert(p, tmp_path / "a.json", to="coco")
+    generic = annoconv.convert(p, tmp_path / "b.json", to="coco", rle="compressed")
+    assert fast.count("id_zero_kept") == generic.count("id_zero_kept") == 1
+    poly = annoconv.convert(p, tmp_path / "c.json", to="coco", mask_as="polygon")
+    assert "image 1 annotation 0: RLE keys x" in poly.examples["field_dropped"]
 
 
 # ---- edge cases found in review: valid but unusual files round-trip through both writers ----
