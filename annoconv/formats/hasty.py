@@ -612,6 +612,16 @@ class _Writer:
         self.foreign = NS not in ds.info  # data from another format (not read from Hasty)
         self.infer = self.foreign
         self.undeclared: dict[str, tuple[str, dict[Any, None], set[int]]] = {}
+        if self.infer:  # one type per undeclared attribute, from all its values (INT + FLOAT
+            kinds: dict[str, set[str]] = {}  # is FLOAT, any other mix TEXT)
+            for smp in ds.samples:
+                for a in smp.annotations:
+                    for name, v in a.attributes.items():
+                        if name not in self.declared:
+                            kinds.setdefault(name, set()).add(_value_type(v))
+            for name, ks in kinds.items():
+                atype = ks.pop() if len(ks) == 1 else "FLOAT" if ks <= {"INT", "FLOAT"} else "TEXT"
+                self.undeclared[name] = (atype, {}, set())
         self.categories = {c.id: c for c in ds.categories}
         self.class_names = _unique_class_names(self, ds.categories)
         # (attribute name, category id or None) -> the Hasty attribute name it is written as
@@ -1021,6 +1031,10 @@ def _emit_label(w: _Writer, s: Sample, j: int, a: Annotation, height: int,
         # the extent of the keypoints (COCO requires a bbox on keypoint annotations)
         if w.foreign:
             bbox, rounded = _outward(bbox)
+    if w.foreign and bbox is not None and (bbox[2] <= bbox[0] or bbox[3] <= bbox[1]):
+        # a box of no width or height (a line of vertices): Hasty refuses it (check_bbox_format)
+        w.add("shape_dropped", f"{where}: no area")
+        return None
     if kps is not None:
         keypoints, r = _emit_keypoints(w, cat, kps, ns.get("keypoints"), s, j)
         rounded |= r
@@ -1044,11 +1058,15 @@ def _emit_label(w: _Writer, s: Sample, j: int, a: Annotation, height: int,
             bbox = None
         elif raw is not None and bbox is not None and [float(v) for v in raw] == bbox:
             bbox = raw
+    attrs = dict(a.attributes)
     if w.infer:
         for name, v in a.attributes.items():
             if name not in w.declared:
                 _infer_attribute(w, name, v, cat.id)
-    attributes = {w.attr_name(k, cat.id): v for k, v in a.attributes.items()}
+                if w.undeclared[name][0] == "TEXT" and not isinstance(v, str):  # a mixed attribute
+                    attrs[name] = json.dumps(v) if isinstance(v, (list, dict)) else str(v)
+                    w.add("attribute_converted", f"{where}: {name!r} {v!r} -> {attrs[name]!r}")
+    attributes = {w.attr_name(k, cat.id): v for k, v in attrs.items()}
 
     ann_id = a.id
     if ann_id is None and "id" not in ns and "label_id" not in ns:
@@ -1066,14 +1084,17 @@ def _emit_label(w: _Writer, s: Sample, j: int, a: Annotation, height: int,
     return _ordered(values, rest, LABEL_KEYS)
 
 
+def _value_type(value: Any) -> str:
+    """The Hasty attribute type a label value suggests."""
+    return ("BOOL" if isinstance(value, bool) else "INT" if isinstance(value, int)
+            else "FLOAT" if isinstance(value, float)
+            else "MULTIPLE-SELECTION" if isinstance(value, list) else "TEXT")
+
+
 def _infer_attribute(w: _Writer, name: str, value: Any, category_id: int) -> None:
-    """Declare an attribute that labels carry but the dataset does not define."""
-    entry = w.undeclared.get(name)
-    if entry is None:
-        atype = ("BOOL" if isinstance(value, bool) else "INT" if isinstance(value, int)
-                 else "FLOAT" if isinstance(value, float)
-                 else "MULTIPLE-SELECTION" if isinstance(value, list) else "TEXT")
-        entry = w.undeclared[name] = (atype, {}, set())
+    """Declare an attribute that labels carry but the dataset does not define (its type was
+    chosen from all its values when the writer started)."""
+    entry = w.undeclared[name]
     if entry[0] == "MULTIPLE-SELECTION" and isinstance(value, list):
         for v in value:
             if isinstance(v, str):

@@ -95,6 +95,7 @@ object attributes are kept (the SDK drops them).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -1092,7 +1093,7 @@ def _attribute_def_json(spec: AttributeSpec) -> dict[str, Any]:
         raw_input = _TYPE_TO_INPUT[spec.type]
     values: dict[str, Any] = {"name": spec.name, "input_type": raw_input}
     if spec.values or ("values" in present):
-        values["values"] = list(spec.values)
+        values["values"] = [v if isinstance(v, str) else str(v) for v in spec.values]  # options are strings
     if spec.default is not None or "default_value" in present:
         values["default_value"] = spec.default
     if spec.type == "int" and not book:
@@ -1110,6 +1111,7 @@ class _WriteHeader:
     categories: frozenset[int]
     out_dir: Path | None
     compress_level: int
+    selects: frozenset[str] = frozenset()  # attributes whose values are option strings
 
     @property
     def bitmap(self) -> bool:
@@ -1305,8 +1307,36 @@ def _usable(s: Sample, hd: _WriteHeader, report: ConversionReport | None) -> lis
                 report.add("track_dropped", where=aw)
             if _foreign(a.extra):
                 report.add("field_dropped", where=f"{aw}: {', '.join(k for k in a.extra if k != NS)} extras")
-        anns.append(a)
+        attributes = _attributes_out(a.attributes, hd.selects, report, aw)
+        anns.append(a if attributes is a.attributes else dataclasses.replace(a, attributes=attributes))
     return anns
+
+
+def _attributes_out(attrs: dict[str, Any], selects: frozenset[str], report: ConversionReport | None,
+                    where: str) -> dict[str, Any]:
+    """Attribute values as Segments' SDK takes them (a string, bool, number, list of strings
+    or null; an option of a select is a string): others converted, counted
+    ``attribute_converted``. The same dict when nothing changes."""
+    out = dict(attrs)
+    changed = False
+    for name, v in attrs.items():
+        if v is None or isinstance(v, str):
+            continue
+        if isinstance(v, (bool, int, float)):
+            if name not in selects:
+                continue
+            new: Any = str(v).lower() if isinstance(v, bool) else str(v)
+        elif isinstance(v, list) and all(isinstance(x, str) for x in v):
+            continue
+        elif isinstance(v, (list, tuple)):
+            new = [x if isinstance(x, str) else str(x) for x in v]
+        else:
+            new = json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
+        out[name] = new
+        changed = True
+        if report is not None:
+            report.add("attribute_converted", where=f"{where}: {name!r} {v!r} -> {new!r}")
+    return out if changed else attrs
 
 
 def _vector_pieces(a: Annotation, task: str, where: str, report: ConversionReport) -> list[tuple[str, Any]]:
@@ -1332,6 +1362,8 @@ def _keypoint_pieces(kp: Keypoints, where: str, report: ConversionReport) -> lis
     keep = [p for p, v in zip(kp.points.tolist(), kp.visibility.tolist()) if v > 0]
     if len(keep) < len(kp.visibility):
         report.add("keypoints_dropped", len(kp.visibility) - len(keep), where=f"{where}: unlabelled keypoints")
+    if (kp.visibility == 1).any():  # a point has no visibility: read back as visible
+        report.add("field_dropped", where=f"{where}: occluded keypoints written as points")
     return [("point", [p]) for p in keep]
 
 
@@ -1446,7 +1478,7 @@ def _emit_sample(job: _WriteJob) -> tuple[dict[str, Any], ConversionReport, npt.
         else:
             la["annotations"] = _vector_annotations(anns, hd, where, report)
         if s.attributes or "image_attributes" in _present(abook):
-            la["image_attributes"] = dict(s.attributes)
+            la["image_attributes"] = _attributes_out(s.attributes, hd.selects, report, where)
         label = {"label_status": out_status, "attributes": _assemble(la, abook)}
         emit_score, score = _label_score(anns, lbook, where, report)
         if emit_score:
@@ -1616,6 +1648,9 @@ def _header_json(ds: Dataset, task: str, labelset: str, report: ConversionReport
         if labelset not in names:
             dvalues["labelsets"] = [*dbook["other"]["labelsets"], {"name": labelset, "description": ""}]
     tbook = info.get("task_attributes")
+    for a in ds.attribute_specs:
+        if not all(isinstance(v, str) for v in a.values):
+            report.add("attribute_converted", where=f"attribute {a.name!r}: options written as strings")
     cats = []
     for c in ds.categories:
         cb = _seg(c.extra)
@@ -1666,7 +1701,9 @@ def _emit(ds: Dataset, report: ConversionReport, *, task_type: str | None, label
     if labelset is None:
         labelset = _seg(ds.info).get("labelset", DEFAULT_LABELSET)
     top, dataset, task_attrs = _header_json(ds, task, labelset, report)
-    hd = _WriteHeader(task, labelset, ids, frozenset(c.id for c in ds.categories), out_dir, compress_level)
+    selects = frozenset(a.name for a in ds.attribute_specs if a.type in ("select", "multiselect"))
+    hd = _WriteHeader(task, labelset, ids, frozenset(c.id for c in ds.categories), out_dir, compress_level,
+                      selects)
     if hd.bitmap:
         labelled = [_out_status(s, bool(_usable(s, hd, None))) is not None for s in samples]
         names = _png_names(samples, labelled, labelset, str(folder), keep_paths=bitmap_folder is None,

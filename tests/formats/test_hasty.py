@@ -328,6 +328,26 @@ def test_raw_values_are_written_only_while_they_agree_with_the_model():
         assert back == shape or (isinstance(shape, Mask) and back.rle == shape.rle)
 
 
+def test_what_hasty_refuses_from_other_formats(tmp_path):
+    from hasty.label_utils import check_bbox_format
+
+    anns = (Annotation(id="z", category_id=1, shape=Box(x0=2, y0=2, x1=2, y1=5)),  # no width
+            Annotation(id="l", category_id=1, shape=Polygon.from_rings([(1, 1), (5, 1), (9, 1)])),  # a line
+            Annotation(id="a", category_id=1, shape=Box(x0=1, y0=1, x1=3, y1=3), attributes={"n": 3}),
+            Annotation(id="b", category_id=1, shape=Box(x0=4, y0=4, x1=6, y1=6), attributes={"n": "three"}))
+    ds = Dataset(categories=(Category(id=1, name="car"),), samples=(
+        Sample(id="i", file_name="a.jpg", width=10, height=10, annotations=anns),))
+    report = annoconv.save(ds, tmp_path / "h.json", "hasty", report=ConversionReport(max_examples=10))
+    doc = load(tmp_path / "h.json")
+    labels = doc["images"][0]["labels"]
+    assert [lab["id"] for lab in labels] == ["a", "b"] and all(check_bbox_format(lab["bbox"]) for lab in labels)
+    assert report.examples["shape_dropped"] == ["image 'a.jpg' label z: no area", "image 'a.jpg' label l: no area"]
+    # an attribute holding an int and a string is declared TEXT, the int written as "3"
+    assert [a for a in doc["attributes"] if a["name"] == "n"] == [{"name": "n", "type": "TEXT", "values": []}]
+    assert [lab["attributes"] for lab in labels] == [{"n": "3"}, {"n": "three"}]
+    assert report.examples["attribute_converted"] == ["image 'a.jpg' label a: 'n' 3 -> '3'"]
+
+
 def test_statuses_map_both_ways():
     doc = load(EXAMPLE)
     for status in hasty.STATUS_FROM_HASTY:

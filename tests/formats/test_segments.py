@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import functools
 import io
 import json
@@ -1086,6 +1087,30 @@ def test_sdk_reads_the_releases_we_write(tmp_path):
         assert s["labels"]["ground-truth"]["label_status"] in stp.LabelStatus
     vec = S.emit(annoconv.load(FIX / "release_vector.json"))
     stp.ImageVectorLabelAttributes.model_validate(vec["dataset"]["samples"][0]["labels"]["ground-truth"]["attributes"])
+
+
+def test_attribute_values_and_points_the_sdk_takes(tmp_path):
+    import segments.typing as stp
+
+    anns = (Annotation(id=1, category_id=1, shape=Box(x0=1, y0=1, x1=3, y1=3),
+                       attributes={"lanes": 2, "ids": [1, 2], "meta": {"k": 1}, "ok": True, "note": "x"}),
+            Annotation(id=2, category_id=1, shape=Keypoints(points=[[5, 6]], visibility=[1])))
+    ds = dataclasses.replace(simple_dataset(Sample(id="s", file_name="a.png", width=10, height=10, annotations=anns,
+                                                   attributes={"tags": [3]})),
+                             attribute_specs=(AttributeSpec(name="lanes", type="select", values=(1, 2)),))
+    report = ConversionReport(max_examples=20)
+    annoconv.save(ds, tmp_path / "r.json", "segments", task_type="vector", report=report)
+    doc = json.loads((tmp_path / "r.json").read_text())
+    stp.TaskAttributes.model_validate(doc["dataset"]["task_attributes"])
+    label = doc["dataset"]["samples"][0]["labels"]["ground-truth"]["attributes"]
+    stp.ImageVectorLabelAttributes.model_validate(label)
+    assert label["annotations"][0]["attributes"] == {"lanes": "2", "ids": ["1", "2"], "meta": '{"k": 1}',
+                                                     "ok": True, "note": "x"}
+    assert label["image_attributes"] == {"tags": ["3"]}
+    assert report.count("attribute_converted") == 5  # lanes' options, 3 label values, the image's
+    assert "sample 'a.png' annotation 2: occluded keypoints written as points" in report.examples["field_dropped"]
+    back = annoconv.load(tmp_path / "r.json")  # its own reader takes it
+    assert back.samples[0].annotations[0].attributes["lanes"] == "2"
 
 
 def test_we_read_a_release_built_with_the_sdk_encoder(tmp_path):
