@@ -854,7 +854,7 @@ def test_write_vector_from_other_shapes():
     assert label["attributes"]["annotations"][-1]["points"] == [[1, 1], [4, 1], [4, 3], [1, 3]]
     assert dict(report.counts) == {
         "shape_converted": 5, "hole_dropped": 1, "keypoints_dropped": 1, "mask_to_polygon": 1, "id_assigned": 9,
-        "reference_missing": 1, "tag_dropped": 1, "field_dropped": 2, "track_dropped": 1}
+        "reference_missing": 1, "tag_dropped": 1, "field_dropped": 3, "track_dropped": 1}  # 3: the occluded point
     validate_schema(doc)
     bboxes = S.emit(ds, task_type="bboxes")
     anns_out = bboxes["dataset"]["samples"][0]["labels"]["ground-truth"]["attributes"]["annotations"]
@@ -1490,8 +1490,9 @@ def test_keypoints_of_an_annotation_are_written_as_points():
     assert [(a["id"], a["type"], a["points"]) for a in anns] == [
         (1, "bbox", [[0, 0], [8, 9]]), (2, "point", [[1, 2]]), (3, "point", [[5, 6]])]
     assert dict(report.counts) == {"keypoints_dropped": 1, "shape_converted": 1, "id_assigned": 3,
-                                   "status_unmapped": 1, "field_dropped": 1}  # no status: LABELED
-    assert report.examples["field_dropped"] == ["sample 'a.png': width/height"]  # a vector release
+                                   "status_unmapped": 1, "field_dropped": 2}  # no status: LABELED
+    assert report.examples["field_dropped"] == [  # the third point was occluded; no size in a vector release
+        "sample 'a.png' annotation 42: occluded keypoints written as points", "sample 'a.png': width/height"]
     assert report.examples["shape_converted"] == ["sample 'a.png' annotation 42: 2 keypoints -> point annotations"]
     report = ConversionReport()  # a keypoints release keeps the points, not the box
     doc = S.emit(ds, report, task_type="keypoints")
