@@ -1401,6 +1401,8 @@ def _shape_pieces(s: Any, task: str, where: str, report: ConversionReport) -> li
                 report.add("invalid_part_dropped", where=where)
                 continue
             out.append(("polygon", part.exterior.tolist()))
+        if not s.parts:
+            report.add("shape_dropped", where=f"{where}: polygon with no part")
         if len(out) > 1:
             report.add("shape_converted", where=f"{where}: {len(out)}-part polygon -> {len(out)} polygons")
         return out

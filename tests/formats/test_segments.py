@@ -1094,7 +1094,8 @@ def test_attribute_values_and_points_the_sdk_takes(tmp_path):
 
     anns = (Annotation(id=1, category_id=1, shape=Box(x0=1, y0=1, x1=3, y1=3),
                        attributes={"lanes": 2, "ids": [1, 2], "meta": {"k": 1}, "ok": True, "note": "x"}),
-            Annotation(id=2, category_id=1, shape=Keypoints(points=[[5, 6]], visibility=[1])))
+            Annotation(id=2, category_id=1, shape=Keypoints(points=[[5, 6]], visibility=[1])),
+            Annotation(id=3, category_id=1, shape=Polygon(parts=())))
     ds = dataclasses.replace(simple_dataset(Sample(id="s", file_name="a.png", width=10, height=10, annotations=anns,
                                                    attributes={"tags": [3]})),
                              attribute_specs=(AttributeSpec(name="lanes", type="select", values=(1, 2)),))
@@ -1109,6 +1110,7 @@ def test_attribute_values_and_points_the_sdk_takes(tmp_path):
     assert label["image_attributes"] == {"tags": ["3"]}
     assert report.count("attribute_converted") == 5  # lanes' options, 3 label values, the image's
     assert "sample 'a.png' annotation 2: occluded keypoints written as points" in report.examples["field_dropped"]
+    assert report.examples["shape_dropped"] == ["sample 'a.png' annotation 3: polygon with no part"]
     back = annoconv.load(tmp_path / "r.json")  # its own reader takes it
     assert back.samples[0].annotations[0].attributes["lanes"] == "2"
 
