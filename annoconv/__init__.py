@@ -114,7 +114,7 @@ def _check_options(fn: Any, options: dict[str, Any], fmt: str, what: str) -> Non
             raise OptionError(f"the {fmt} {what} option {name!r} takes {_hint_text(hint)}, "
                               f"got {describe_value(value)}")
     level = options.get("compress_level")
-    if isinstance(level, int) and not 0 <= level <= 9:  # zlib's levels, for every PNG writer
+    if isinstance(level, numbers.Integral) and not 0 <= level <= 9:  # zlib's levels, every PNG writer
         raise OptionError(f"compress_level must be 0-9, got {level}")
 
 

@@ -71,7 +71,8 @@ def test_option_values_are_checked_only_where_surely_wrong(tmp_path):
     assert (tmp_path / "p" / "pngs").is_dir()
     seg = FIXTURES / "segments" / "release_bitmap.json"
     assert annoconv.load(seg, filter_by={"LABELED", "REVIEWED"}) == annoconv.load(seg, filter_by=["LABELED", "REVIEWED"])
-    for bad, message in ((dict(workers="2"), "option 'workers' takes int, got '2'"),
+    for bad, message in ((dict(compress_level=np.int64(12)), "compress_level must be 0-9, got 12"),
+                         (dict(workers="2"), "option 'workers' takes int, got '2'"),
                          (dict(workers=True), "option 'workers' takes int, got a boolean"),
                          (dict(png_dir=3), "option 'png_dir' takes str | Path | None, got 3")):
         with pytest.raises(annoconv.OptionError, match=re.escape(message)):

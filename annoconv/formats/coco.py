@@ -802,17 +802,23 @@ def parse(
     return Dataset(categories=records.categories, samples=CocoSamples(records), info=records.info)
 
 
+def _key_at(data: bytes, quoted: bytes) -> int:
+    """Where ``quoted`` first stands as a key (followed by a colon), or -1."""
+    at = data.find(quoted)
+    while at >= 0 and not data[at + len(quoted) : at + len(quoted) + 64].lstrip().startswith(b":"):
+        at = data.find(quoted, at + 1)
+    return at
+
+
 def _top_keys(data: bytes, unknown: dict[str, Any]) -> list[str]:
     """Top-level key order from where each key first appears (cheap byte searches)."""
     keys = ["info", "licenses", "images", "annotations", "categories", *unknown]
     pos = {}
     for k in keys:  # as a key (followed by a colon), not a string value such as a file name
-        quoted = json.dumps(k, ensure_ascii=False).encode()  # as the file spells it
-        at = data.find(quoted)
-        while at >= 0 and not data[at + len(quoted) : at + len(quoted) + 64].lstrip().startswith(b":"):
-            at = data.find(quoted, at + 1)
-        if at >= 0:
-            pos[k] = at
+        found = [at for spelling in {json.dumps(k, ensure_ascii=a).encode() for a in (False, True)}
+                 if (at := _key_at(data, spelling)) >= 0]  # raw UTF-8, or \u-escaped
+        if found:
+            pos[k] = min(found)
     return sorted(pos, key=pos.__getitem__)
 
 
@@ -1149,8 +1155,8 @@ def emit(
         for key in ns.get("_absent", ()):
             if not (key == "file_name" and s.file_name):
                 img.pop(key, None)
-        img.update((key, v) for key, v in ns.items() if not key.startswith("_") and key != "panoptic")
-        record = ns.get("panoptic", {})  # a panoptic source's per-image record: its PNG is gone
+        img.update((key, v) for key, v in ns.items() if not key.startswith("_"))
+        record = ns.get("_record", {})  # a panoptic source's per-image record: its PNG is gone
         if set(record) - {"image_id", "file_name", "_keys"}:
             rep.add("field_dropped", where=f"image {iid}: panoptic record fields")
         written = keep_extra or "annoconv" in ns
@@ -1195,11 +1201,12 @@ def _emit_records(ds: Dataset, rec: _Records, rep: ConversionReport, keep_extra:
     anns: list[Any] = doc.annotations
     if doc.ann_unknown and any(doc.ann_unknown):
         anns = [_with_unknown(r, u) for r, u in zip(anns, doc.ann_unknown, strict=True)]
+    kept = doc.annotations
     if rec.skipped:
         skip = set(rec.skipped)
         anns = [a for i, a in enumerate(anns) if i not in skip]
-    kept_anns = [a for i, a in enumerate(doc.annotations) if i not in set(rec.skipped)]
-    for what, records in (("image ids", doc.images), ("annotation ids", kept_anns)):
+        kept = [a for i, a in enumerate(kept) if i not in skip]
+    for what, records in (("image ids", doc.images), ("annotation ids", kept)):
         zero = sum(r.id == 0 for r in records)  # as the generic path counts them
         if zero:
             rep.add("id_zero_kept", zero, where=what)
@@ -1549,10 +1556,11 @@ def read_panoptic(
             i, rec = found
             anns, png_size = _panoptic_annotations(rec, i, folder, (h, w), cat_ids, p, report, strict)
             if h is None or w is None:  # the PNG's size is the image's: known to the model,
-                h, w = png_size         # left out again when written back as panoptic
-                extra["_size_from_png"] = True
-            extra["panoptic"] = {k: v for k, v in rec.items() if k != "segments_info"}
-            extra["panoptic"]["_keys"] = list(rec)
+                h, w = png_size         # written back as panoptic as the source had it
+                extra["_size_from_png"] = {k: img[k] for k in ("height", "width") if k in img}
+            # the per-image record (an internal key: an image may have a key "panoptic")
+            extra["_record"] = {k: v for k, v in rec.items() if k != "segments_info"}
+            extra["_record"]["_keys"] = list(rec)
         samples.append(Sample(id=img["id"], file_name=img.get("file_name", ""), width=w, height=h,
                               annotations=tuple(anns), extra={NS: extra}))
     for image_id, (i, _) in by_image.items():
@@ -1716,7 +1724,7 @@ def write_panoptic(
     rep = report if report is not None else ConversionReport()
     dst = Path(path)
     folder_name = str(png_dir) if png_dir else dst.stem
-    if not _inside_name(folder_name):  # the PNGs are built in the temporary folder: stay in it
+    if png_dir and not _inside_name(folder_name):  # the PNGs are built in the temporary folder
         raise OptionError(f"png_dir must be a relative folder without '..', got {png_dir!r}")
     samples = list(ds.samples)
     image_ids = _assign_ids([s.id for s in samples], NS in ds.info, rep, "image ids")
@@ -1734,7 +1742,7 @@ def write_panoptic(
                     continue
                 raise ConversionError(f"image {iid}: panoptic PNGs need the image width and height")
             kept_images.append((s, iid))
-            if from_panoptic and not s.annotations and "panoptic" not in s.extra.get(NS, {}):
+            if from_panoptic and not s.annotations and "_record" not in s.extra.get(NS, {}):
                 continue  # an image the source gave no record (and no PNG): none written
             segs = []
             used: set[int] = set()
@@ -1770,7 +1778,7 @@ def write_panoptic(
                     rep.add("id_assigned", where=f"image {iid} annotation {a.id} -> segment {sid}")
                 segs.append((sid, a.category_id, a.z_index, a))
             ns = s.extra.get(NS, {})
-            rec_extra = dict(ns.get("panoptic", {}))
+            rec_extra = dict(ns.get("_record", {}))
             png_name = rec_extra.get("file_name") or (Path(s.file_name).stem or str(iid)) + ".png"
             if not _inside_name(png_name):  # absolute or with "..": never written outside the folder
                 png_name = PurePosixPath(png_name.replace("\\", "/")).name or f"{iid}.png"
@@ -1794,9 +1802,10 @@ def write_panoptic(
         for s, iid in kept_images:
             ns = s.extra.get(NS, {})
             img = {"id": iid, "file_name": s.file_name, "height": s.height, "width": s.width}
-            if ns.get("_size_from_png"):  # the source gave no size: its PNG did
+            if "_size_from_png" in ns:  # the source gave no size (or null): its PNG did
                 del img["height"], img["width"]
-            img.update((k, v) for k, v in ns.items() if not k.startswith("_") and k != "panoptic")
+                img.update(ns["_size_from_png"])
+            img.update((k, v) for k, v in ns.items() if not k.startswith("_"))
             images.append(_ordered(img, ns.get("_keys")))
         categories = []
         for c in ds.categories:

@@ -1716,6 +1716,7 @@ def emit(ds: Dataset, report: ConversionReport | None = None) -> list[dict[str, 
     >>> emit(ds)[0]["annotations"][0]
     {'id': '1', 'type': 'bbox', 'value': 'car', 'title': 'car', 'color': '#d10069', 'attributes': [], 'points': [1, 2, 5, 4], 'rotation': 0, 'keypoints': [], 'confidenceScore': -1}
     """
+    ds = ds.materialize()  # read twice: the tasks, then what no label used
     w = _Writer(ds, report)
     tasks: list[dict[str, Any]] = []
     group: list[Sample] = []

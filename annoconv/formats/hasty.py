@@ -618,9 +618,12 @@ class _Writer:
                 for a in smp.annotations:
                     for name, v in a.attributes.items():
                         if name not in self.declared:
-                            kinds.setdefault(name, set()).add(_value_type(v))
+                            kinds.setdefault(name, set())
+                            if v is not None:  # no value: says nothing of the type
+                                kinds[name].add(_value_type(v))
             for name, ks in kinds.items():
-                atype = ks.pop() if len(ks) == 1 else "FLOAT" if ks <= {"INT", "FLOAT"} else "TEXT"
+                atype = (ks.pop() if len(ks) == 1 else "FLOAT" if ks and ks <= {"INT", "FLOAT"}
+                         else "TEXT")
                 self.undeclared[name] = (atype, {}, set())
         self.categories = {c.id: c for c in ds.categories}
         self.class_names = _unique_class_names(self, ds.categories)
@@ -735,6 +738,7 @@ def emit(dataset: Dataset, report: ConversionReport | None = None) -> dict[str, 
     >>> doc["label_classes"][0]["color"], doc["images"][0]["labels"][0]["bbox"]
     ('#1f78b44d', [0, 0, 2, 1])
     """
+    dataset = dataset.materialize()  # read twice: attribute types first, then the labels
     w = _Writer(dataset, report)
     info_ns = _ns(dataset.info)
     specs = [s for s in dataset.attribute_specs if s.scope == "annotation"]
@@ -1063,7 +1067,7 @@ def _emit_label(w: _Writer, s: Sample, j: int, a: Annotation, height: int,
         for name, v in a.attributes.items():
             if name not in w.declared:
                 _infer_attribute(w, name, v, cat.id)
-                if w.undeclared[name][0] == "TEXT" and not isinstance(v, str):  # a mixed attribute
+                if w.undeclared[name][0] == "TEXT" and not isinstance(v, (str, type(None))):  # mixed
                     attrs[name] = json.dumps(v) if isinstance(v, (list, dict)) else str(v)
                     w.add("attribute_converted", f"{where}: {name!r} {v!r} -> {attrs[name]!r}")
     attributes = {w.attr_name(k, cat.id): v for k, v in attrs.items()}

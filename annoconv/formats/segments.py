@@ -1111,7 +1111,11 @@ class _WriteHeader:
     categories: frozenset[int]
     out_dir: Path | None
     compress_level: int
-    selects: frozenset[str] = frozenset()  # attributes whose values are option strings
+    # (name, category id or None for all, scope) of the attributes whose values are options
+    selects: frozenset[tuple[str, Any, str]] = frozenset()
+
+    def is_select(self, name: str, scope: str, category_id: Any = None) -> bool:
+        return (name, None, scope) in self.selects or (name, category_id, scope) in self.selects
 
     @property
     def bitmap(self) -> bool:
@@ -1307,13 +1311,14 @@ def _usable(s: Sample, hd: _WriteHeader, report: ConversionReport | None) -> lis
                 report.add("track_dropped", where=aw)
             if _foreign(a.extra):
                 report.add("field_dropped", where=f"{aw}: {', '.join(k for k in a.extra if k != NS)} extras")
-        attributes = _attributes_out(a.attributes, hd.selects, report, aw)
+        attributes = _attributes_out(a.attributes, lambda n, c=a.category_id: hd.is_select(n, "annotation", c),
+                                     report, aw)
         anns.append(a if attributes is a.attributes else dataclasses.replace(a, attributes=attributes))
     return anns
 
 
-def _attributes_out(attrs: dict[str, Any], selects: frozenset[str], report: ConversionReport | None,
-                    where: str) -> dict[str, Any]:
+def _attributes_out(attrs: dict[str, Any], is_select: Callable[[str], bool],
+                    report: ConversionReport | None, where: str) -> dict[str, Any]:
     """Attribute values as Segments' SDK takes them (a string, bool, number, list of strings
     or null; an option of a select is a string): others converted, counted
     ``attribute_converted``. The same dict when nothing changes."""
@@ -1323,7 +1328,7 @@ def _attributes_out(attrs: dict[str, Any], selects: frozenset[str], report: Conv
         if v is None or isinstance(v, str):
             continue
         if isinstance(v, (bool, int, float)):
-            if name not in selects:
+            if not is_select(name):
                 continue
             new: Any = str(v).lower() if isinstance(v, bool) else str(v)
         elif isinstance(v, list) and all(isinstance(x, str) for x in v):
@@ -1480,7 +1485,7 @@ def _emit_sample(job: _WriteJob) -> tuple[dict[str, Any], ConversionReport, npt.
         else:
             la["annotations"] = _vector_annotations(anns, hd, where, report)
         if s.attributes or "image_attributes" in _present(abook):
-            la["image_attributes"] = _attributes_out(s.attributes, hd.selects, report, where)
+            la["image_attributes"] = _attributes_out(s.attributes, lambda n: hd.is_select(n, "image"), report, where)
         label = {"label_status": out_status, "attributes": _assemble(la, abook)}
         emit_score, score = _label_score(anns, lbook, where, report)
         if emit_score:
@@ -1703,7 +1708,8 @@ def _emit(ds: Dataset, report: ConversionReport, *, task_type: str | None, label
     if labelset is None:
         labelset = _seg(ds.info).get("labelset", DEFAULT_LABELSET)
     top, dataset, task_attrs = _header_json(ds, task, labelset, report)
-    selects = frozenset(a.name for a in ds.attribute_specs if a.type in ("select", "multiselect"))
+    selects = frozenset((a.name, cid, a.scope) for a in ds.attribute_specs if a.type in ("select", "multiselect")
+                        for cid in (a.category_ids if a.category_ids is not None else (None,)))
     hd = _WriteHeader(task, labelset, ids, frozenset(c.id for c in ds.categories), out_dir, compress_level,
                       selects)
     if hd.bitmap:

@@ -681,6 +681,27 @@ def test_both_write_paths_report_alike(tmp_path):
     assert "image 1 annotation 0: RLE keys x" in poly.examples["field_dropped"]
 
 
+def test_review_regressions_of_the_second_pass(tmp_path):
+    # an image key named "panoptic", non-ASCII keys escaped as \\u, a destination name with ":"
+    doc = json.loads(SAMPLE.read_text())
+    doc["images"][0]["panoptic"] = 3
+    doc = {"données": {"v": 1}, **doc, "zé": 2}
+    p = tmp_path / "in.json"
+    p.write_text(json.dumps(doc))  # ensure_ascii: "donn\\u00e9es"
+    round_trip_both(tmp_path, doc)
+    assert list(json.loads((tmp_path / "out.json").read_text())) == list(doc)
+    pan = annoconv.load(FIXTURES / "panoptic_sample.json")
+    annoconv.save(pan, tmp_path / "panoptic_2024-05-01T12:00.json", "coco-panoptic")
+    assert annoconv.load(tmp_path / "panoptic_2024-05-01T12:00.json").samples[0].annotations[0].shape.area == 96
+    # explicit null sizes come back null (the PNG gives the model its size)
+    raw = json.loads((FIXTURES / "panoptic_sample.json").read_text())
+    raw["images"][0].update(height=None, width=None)
+    (tmp_path / "nulls.json").write_text(json.dumps(raw))
+    (tmp_path / "nulls").symlink_to(FIXTURES / "panoptic_sample", target_is_directory=True)
+    annoconv.save(annoconv.load(tmp_path / "nulls.json"), tmp_path / "n2.json", "coco-panoptic")
+    assert json.loads((tmp_path / "n2.json").read_text()) == raw
+
+
 # ---- edge cases found in review: valid but unusual files round-trip through both writers ----
 
 
@@ -952,7 +973,7 @@ def test_panoptic_png_is_never_written_outside_its_folder(tmp_path):
     ds = annoconv.load(src)
     for name in (str(outside), "../../in/p/000042.png"):
         s = ds.samples[0]
-        ns = {**s.extra["coco"], "panoptic": {**s.extra["coco"]["panoptic"], "file_name": name}}
+        ns = {**s.extra["coco"], "_record": {**s.extra["coco"]["_record"], "file_name": name}}
         one = dataclasses.replace(ds, samples=(dataclasses.replace(s, extra={"coco": ns}),))
         report = annoconv.save(one, tmp_path / "out" / "q.json", "coco-panoptic", compress_level=0)
         assert report.files == ["q.json", "q/000042.png"] and report.count("renamed") == 1

@@ -884,6 +884,13 @@ def test_what_fastlabel_refuses_is_not_written(tmp_path):
     assert len(annoconv.load(tmp_path / "t.json").samples) == 2  # its own reader takes it
 
 
+def test_a_streamed_dataset_is_written_alike(tmp_path):
+    ds = annoconv.load(FIX / "image_tasks.json")
+    report = ConversionReport()
+    assert fl.emit(dataclasses.replace(ds, samples=iter(tuple(ds.samples))), report) == fl.emit(ds)
+    assert report.lossless  # nothing counted twice over a consumed iterator
+
+
 def test_unknown_image_size_is_written_readably(tmp_path):
     ds = Dataset(categories=(Category(id=1, name="cat"),), samples=(
         Sample(id=1, file_name="a.jpg", annotations=(

@@ -348,6 +348,19 @@ def test_what_hasty_refuses_from_other_formats(tmp_path):
     assert report.examples["attribute_converted"] == ["image 'a.jpg' label a: 'n' 3 -> '3'"]
 
 
+def test_streamed_foreign_dataset_and_attributes_with_no_value():
+    ds = annoconv.load(ROOT / "fixtures" / "coco" / "instances_sample.json")
+    streamed = dataclasses.replace(ds, samples=iter(tuple(ds.samples)))
+    assert hasty.emit(streamed) == hasty.emit(ds)  # attribute types are read first: not a second pass
+    anns = tuple(Annotation(id=str(k), category_id=1, shape=Box(x0=k, y0=0, x1=k + 1, y1=1), attributes=a)
+                 for k, a in enumerate(({"occluded": True}, {"occluded": None}, {"n": 2}, {"n": None})))
+    doc = hasty.emit(Dataset(categories=(Category(id=1, name="car"),), samples=(
+        Sample(id="i", file_name="a.jpg", width=9, height=9, annotations=anns),)))
+    assert {a["name"]: a["type"] for a in doc["attributes"]} == {"occluded": "BOOL", "n": "INT"}
+    assert [lab["attributes"] for lab in doc["images"][0]["labels"]] == [
+        {"occluded": True}, {"occluded": None}, {"n": 2}, {"n": None}]
+
+
 def test_statuses_map_both_ways():
     doc = load(EXAMPLE)
     for status in hasty.STATUS_FROM_HASTY:

@@ -1113,6 +1113,12 @@ def test_attribute_values_and_points_the_sdk_takes(tmp_path):
     assert report.examples["shape_dropped"] == ["sample 'a.png' annotation 3: polygon with no part"]
     back = annoconv.load(tmp_path / "r.json")  # its own reader takes it
     assert back.samples[0].annotations[0].attributes["lanes"] == "2"
+    # a select is per category: a number of the same name elsewhere stays a number
+    spec = AttributeSpec(name="lanes", type="select", values=("1", "2"), category_ids=(2,))
+    report = ConversionReport()
+    out = S.emit(dataclasses.replace(ds, attribute_specs=(spec,)), report, task_type="vector")
+    first = out["dataset"]["samples"][0]["labels"]["ground-truth"]["attributes"]["annotations"][0]
+    assert first["attributes"]["lanes"] == 2
 
 
 def test_we_read_a_release_built_with_the_sdk_encoder(tmp_path):
