@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import functools
 import json
+import mmap
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
@@ -802,7 +803,7 @@ def parse(
     return Dataset(categories=records.categories, samples=CocoSamples(records), info=records.info)
 
 
-def _key_at(data: bytes, quoted: bytes) -> int:
+def _key_at(data: bytes | mmap.mmap, quoted: bytes) -> int:
     """Where ``quoted`` first stands as a key (followed by a colon), or -1."""
     at = data.find(quoted)
     while at >= 0 and not data[at + len(quoted) : at + len(quoted) + 64].lstrip().startswith(b":"):
@@ -1483,13 +1484,11 @@ def _is_panoptic(path: Path, head: bytes) -> bool:
     has), found by one search of the memory-mapped file and a look at what follows."""
     if b'"segments_info"' in head:
         return True
-    if b'"annotations"' in head or not path.is_file():
+    if _key_at(head, b'"annotations"') >= 0 or not path.is_file():  # its first record was seen
         return False
-    import mmap
-
     try:
         with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            at = mm.find(b'"annotations"')
+            at = _key_at(mm, b'"annotations"')  # the key, not the word in a description
             return at >= 0 and mm.find(b'"segments_info"', at, at + 4096) >= 0
     except (OSError, ValueError):  # an empty file cannot be mapped
         return False

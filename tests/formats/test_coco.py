@@ -626,6 +626,7 @@ def test_panoptic_found_past_a_long_images_list_and_read_without_image_sizes(tmp
     shutil.copytree(FIXTURES / "panoptic_sample", tmp_path / "pan")
     # panoptic_val2017.json lists 5000 images before its annotations
     doc["images"] += [{"id": 1000 + i, "file_name": f"x{i}.jpg", "height": 12, "width": 16} for i in range(1500)]
+    doc["info"]["description"] = "annotations"  # the word, not the key
     for img in doc["images"][:1]:
         del img["height"], img["width"]  # sizes come from the PNG
     (tmp_path / "pan.json").write_text(json.dumps(doc))
