@@ -91,7 +91,7 @@ def detect_format(path: str | Path) -> str:
     p = Path(path)
     if not p.exists():
         raise UnknownFormatError(f"{p}: no such file or folder")
-    data = head(p)
+    data = head(p).removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark: every reader skips it
     scores: dict[str, int] = {}
     for spec in _REGISTRY.values():
         if spec.sniff is None or spec.read is None:

@@ -185,15 +185,16 @@ def count_category_fields(
             report.add("field_dropped", where=f"category {c.name!r}: {', '.join(lost)}")
 
 
-def unique_ids(ids: Iterable[str], report: ConversionReport | None, what: str) -> list[str]:
-    """``ids`` with each repeat renamed ``<id>_2``, ``<id>_3``... (counted ``id_assigned``):
-    sample ids ``1`` and ``"1"`` both written as the string "1", say.
+def unique_ids(ids: Iterable[Any], report: ConversionReport | None, what: str) -> list[Any]:
+    """``ids`` with each repeat (by value: 1 and "1" differ) renamed ``"<id>_2"``,
+    ``"<id>_3"``... (counted ``id_assigned``): sample ids ``1`` and ``"1"`` both written as
+    the string "1", say.
 
-    >>> unique_ids(["1", "1", "2"], None, "task")
-    ['1', '1_2', '2']
+    >>> unique_ids(["1", "1", 2, "2"], None, "task")
+    ['1', '1_2', 2, '2']
     """
-    out: list[str] = []
-    seen: set[str] = set()
+    out: list[Any] = []
+    seen: set[Any] = set()
     for i in ids:
         new, n = i, 2
         while new in seen:

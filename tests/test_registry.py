@@ -50,6 +50,38 @@ def test_byte_order_marks_and_late_images_are_detected(tmp_path):
     assert annoconv.load(coco).stats()["annotations"] == 1499
 
 
+def test_detection_of_every_fixture_with_a_bom_and_of_its_native_dump(tmp_path):
+    for path in sorted(FIXTURES.glob("*/*.json")):
+        name = annoconv.detect_format(path)
+        bom = tmp_path / path.parent.name / path.name
+        bom.parent.mkdir(exist_ok=True)
+        bom.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+        assert registry.detect_format(bom) == name, path
+        try:
+            ds = annoconv.load(path)
+        except annoconv.ParseError:  # a fixture that needs reader options (masks, images)
+            continue
+        native = tmp_path / f"{path.stem}.native.json"
+        annoconv.save(ds, native, "annoconv")  # its extras hold the source's own keys
+        assert registry.detect_format(native) == "annoconv", path
+
+
+def test_panoptic_detection_at_the_edge_of_the_head(tmp_path):
+    import json
+
+    doc = json.loads((FIXTURES / "coco" / "panoptic_sample.json").read_text())
+    doc["images"] += [{"id": 1000 + i, "file_name": f"x{i}.jpg", "height": 12, "width": 16} for i in range(900)]
+    at = json.dumps(doc).encode().find(b'"annotations"')
+    doc["info"]["description"] += "p" * (65500 - at)  # the key at byte 65500, its record past the head
+    (tmp_path / "p.json").write_text(json.dumps(doc))
+    assert registry.detect_format(tmp_path / "p.json") == "coco-panoptic"
+    # and an instances file whose text merely mentions segments_info is instances
+    inst = json.loads((FIXTURES / "coco" / "instances_sample.json").read_text())
+    inst["info"] = {"description": "segments_info"}
+    (tmp_path / "i.json").write_text(json.dumps(inst))
+    assert registry.detect_format(tmp_path / "i.json") == "coco"
+
+
 def test_a_third_party_format_cannot_shadow_a_builtin_by_accident():
     # even as the very first call into the registry (a fresh interpreter)
     code = ("from annoconv.registry import FormatSpec, register\n"

@@ -99,6 +99,7 @@ from ..model import (
 )
 from ..registry import FormatSpec
 from ..report import ConversionReport, count_category_fields
+from .native import is_native
 
 __all__ = [
     "FORMAT",
@@ -1156,7 +1157,7 @@ def emit(
         for key in ns.get("_absent", ()):
             if not (key == "file_name" and s.file_name):
                 img.pop(key, None)
-        img.update((key, v) for key, v in ns.items() if not key.startswith("_"))
+        img.update((key, v) for key, v in ns.items() if key not in _IMAGE_INTERNAL)
         record = ns.get("_record", {})  # a panoptic source's per-image record: its PNG is gone
         if set(record) - {"image_id", "file_name", "_keys"}:
             rep.add("field_dropped", where=f"image {iid}: panoptic record fields")
@@ -1317,6 +1318,11 @@ _NS_INTERNAL = frozenset(("_absent", "_keys", "bbox", "iscrowd", "num_keypoints"
                           "rle_counts", "rle_extra", "keypoints", "annoconv"))
 
 
+#: annoconv's own entries in an image's namespace (the others are the image's unknown keys,
+#: "_meta" included, written back as they are)
+_IMAGE_INTERNAL = frozenset(("_keys", "_absent", "_record", "_size_from_png"))
+
+
 def _in_model(a: Annotation, key: str) -> bool:
     """Whether the model holds a value for an annotation key the source did not have."""
     if key == "category_id":
@@ -1468,7 +1474,7 @@ def sniff(path: Path, head: bytes) -> int:
     ``images`` key further on, as when ``annotations`` comes first). A panoptic file is not
     COCO instances, also when its first record lies beyond the head."""
     head = head.removeprefix(b"\xef\xbb\xbf")
-    if not head.lstrip().startswith(b"{") or re.match(rb'\s*\{\s*"annoconv"\s*:', head):
+    if not head.lstrip().startswith(b"{") or is_native(head):
         return 0
     has_images = b'"images"' in head
     if _is_panoptic(path, head):
@@ -1482,9 +1488,10 @@ def _is_panoptic(path: Path, head: bytes) -> bool:
     """Whether the first annotations record has ``segments_info``: seen in the head, or,
     when ``annotations`` starts after it (a long ``images`` list, as panoptic_val2017.json
     has), found by one search of the memory-mapped file and a look at what follows."""
-    if b'"segments_info"' in head:
+    if _key_at(head, b'"segments_info"') >= 0:
         return True
-    if _key_at(head, b'"annotations"') >= 0 or not path.is_file():  # its first record was seen
+    at = _key_at(head, b'"annotations"')
+    if (at >= 0 and at + 4096 <= len(head)) or not path.is_file():  # its first record was seen
         return False
     try:
         with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
@@ -1804,7 +1811,7 @@ def write_panoptic(
             if "_size_from_png" in ns:  # the source gave no size (or null): its PNG did
                 del img["height"], img["width"]
                 img.update(ns["_size_from_png"])
-            img.update((k, v) for k, v in ns.items() if not k.startswith("_"))
+            img.update((k, v) for k, v in ns.items() if k not in _IMAGE_INTERNAL)
             images.append(_ordered(img, ns.get("_keys")))
         categories = []
         for c in ds.categories:
@@ -1833,7 +1840,7 @@ def _default_color(cid: int) -> tuple[int, int, int]:
 
 def sniff_panoptic(path: Path, head: bytes) -> int:
     head = head.removeprefix(b"\xef\xbb\xbf")
-    return 2 if head.lstrip().startswith(b"{") and _is_panoptic(path, head) else 0
+    return 2 if head.lstrip().startswith(b"{") and not is_native(head) and _is_panoptic(path, head) else 0
 
 
 FORMAT = FormatSpec(

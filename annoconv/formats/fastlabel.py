@@ -1748,10 +1748,9 @@ def emit(ds: Dataset, report: ConversionReport | None = None) -> list[dict[str, 
     if w.foreign:
         w.add("field_dropped", "other formats' extra data", w.foreign)
     _count_unlisted(ds, w)
-    with_id = [t for t in tasks if "id" in t]  # sample ids 1 and "1": one task id, refused on reading
-    for t, tid in zip(with_id, unique_ids([str(t["id"]) for t in with_id], report, "task"), strict=True):
-        if tid != str(t["id"]):
-            t["id"] = tid
+    with_id = [t for t in tasks if "id" in t]  # sample ids 1 and "1" both written "1": refused on reading
+    for t, tid in zip(with_id, unique_ids([t["id"] for t in with_id], report, "task"), strict=True):
+        t["id"] = tid
     if report is not None:
         report.samples += n_samples
         report.annotations += sum(len(t.get("annotations") or ()) for t in tasks)

@@ -230,9 +230,15 @@ def write(ds: Dataset, path: str | Path, *, report: ConversionReport | None = No
         report.files.append(Path(path).name)
 
 
+def is_native(head: bytes) -> bool:
+    """Whether a file's first bytes are annoconv's own JSON (emit() writes the "annoconv" key
+    first, compact or indented): other JSON formats' sniffers say no to it, whatever keys
+    the dump holds in its extras."""
+    return re.match(rb'(?:\xef\xbb\xbf)?\s*\{\s*"annoconv"\s*:', head) is not None
+
+
 def sniff(path: Path, head: bytes) -> int:
-    # emit() writes the "annoconv" key first, compact or indented
-    return 2 if re.match(rb'(?:\xef\xbb\xbf)?\s*\{\s*"annoconv"\s*:', head) else 0
+    return 2 if is_native(head) else 0
 
 
 FORMAT = FormatSpec(

@@ -134,6 +134,7 @@ from ..model import (
 from ..registry import FormatSpec
 from ..report import ConversionReport, count_category_fields
 from ..rle import RLE
+from .native import is_native
 
 __all__ = [
     "FORMAT",
@@ -1069,7 +1070,7 @@ def sniff(path: Path, head: bytes) -> int:
     """2 for a JSON object with ``dataset`` holding ``task_type``, ``labelsets`` and
     ``task_attributes`` (seen in the first 64 KiB), 1 when only some are seen."""
     text = head.lstrip()
-    if not text.startswith(b"{") or not re.search(rb'"dataset"\s*:\s*\{', text):
+    if not text.startswith(b"{") or is_native(head) or not re.search(rb'"dataset"\s*:\s*\{', text):
         return 0
     found = sum(k in text for k in _SNIFF_KEYS)
     return 2 if found == 3 else 1 if found else 0

@@ -694,6 +694,13 @@ def test_review_regressions_of_the_second_pass(tmp_path):
     pan = annoconv.load(FIXTURES / "panoptic_sample.json")
     annoconv.save(pan, tmp_path / "panoptic_2024-05-01T12:00.json", "coco-panoptic")
     assert annoconv.load(tmp_path / "panoptic_2024-05-01T12:00.json").samples[0].annotations[0].shape.area == 96
+    # an image key that starts with "_" is the image's, not annoconv's: kept
+    raw = json.loads((FIXTURES / "panoptic_sample.json").read_text())
+    raw["images"][0]["_meta"] = 1
+    (tmp_path / "meta.json").write_text(json.dumps(raw))
+    (tmp_path / "meta").symlink_to(FIXTURES / "panoptic_sample", target_is_directory=True)
+    report = annoconv.save(annoconv.load(tmp_path / "meta.json"), tmp_path / "m2.json", "coco-panoptic")
+    assert json.loads((tmp_path / "m2.json").read_text()) == raw and report.lossless
     # explicit null sizes come back null (the PNG gives the model its size)
     raw = json.loads((FIXTURES / "panoptic_sample.json").read_text())
     raw["images"][0].update(height=None, width=None)

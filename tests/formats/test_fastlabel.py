@@ -882,6 +882,13 @@ def test_what_fastlabel_refuses_is_not_written(tmp_path):
     assert [t["id"] for t in doc] == ["1", "1_2"] and report.examples["id_assigned"] == ["task '1' -> '1_2'"]
     assert [a["id"] for a in doc[0]["annotations"]] == ["2"] and report.count("shape_dropped") == 1
     assert len(annoconv.load(tmp_path / "t.json").samples) == 2  # its own reader takes it
+    # ids 1 and "1" read from FastLabel are two ids (its reader compares values): kept
+    doc = load_fixture("image_tasks")
+    doc[0]["id"], doc[1]["id"] = 1, "1"
+    (tmp_path / "ids.json").write_text(json.dumps(doc))
+    report = annoconv.convert(tmp_path / "ids.json", tmp_path / "ids2.json", to="fastlabel")
+    assert [t["id"] for t in json.loads((tmp_path / "ids2.json").read_text())][:2] == [1, "1"]
+    assert "id_assigned" not in report.counts
 
 
 def test_a_streamed_dataset_is_written_alike(tmp_path):
