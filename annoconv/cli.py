@@ -46,6 +46,15 @@ def _options(pairs: Sequence[str] | None, parser: argparse.ArgumentParser) -> di
     return out
 
 
+def _check_writable(path: Path, parser: argparse.ArgumentParser) -> None:
+    """A usage error unless ``path`` can be written (its nearest existing folder is writable)."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+        parser.error(f"--report {path}: cannot write there")
+
+
 def build_parser() -> argparse.ArgumentParser:
     epilog = (
         "formats (r = read, w = write):\n" + _format_list() + "\n\n"
@@ -79,11 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="print what a dataset holds")
     p.add_argument("src")
     p.add_argument("--from", dest="from_", metavar="FORMAT")
+    p.add_argument("-r", "--read-option", action="append", metavar="NAME=VALUE", help="reader option (repeatable)")
     p.add_argument("--json", action="store_true", help="print the statistics as JSON")
 
     p = sub.add_parser("validate", help="check that a file reads without error (and matches its schema)")
     p.add_argument("src")
     p.add_argument("--from", dest="from_", metavar="FORMAT")
+    p.add_argument("-r", "--read-option", action="append", metavar="NAME=VALUE", help="reader option (repeatable)")
 
     sub.add_parser("formats", help="list the registered formats")
     return parser
@@ -102,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "info":
             name = args.from_ or detect_format(args.src)
-            ds = load(args.src, name)
+            ds = load(args.src, name, **_options(args.read_option, parser))
             stats = ds.stats()
             if args.json:
                 print(json.dumps({"format": name, **stats}, indent=2))
@@ -119,12 +130,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             name = args.from_ or detect_format(args.src)
             spec = get_format(name)
             opts = {"validate": True} if "validate" in spec.read_options else {}
-            ds = load(args.src, name, **opts)
+            ds = load(args.src, name, **opts, **_options(args.read_option, parser))
             stats = ds.stats()
             print(f"{args.src}: valid {name} ({stats['samples']} samples, {stats['annotations']} annotations)")
             return 0
         if args.command == "convert":
             write_opts = _options(args.write_option, parser)
+            if args.report:  # found out before converting, not after DST is written
+                _check_writable(Path(args.report), parser)
             if args.mask_as:
                 write_opts["mask_as"] = args.mask_as
             report: ConversionReport = convert(

@@ -73,6 +73,7 @@ def test_usage_errors_exit_2(native_file, tmp_path, capsys):
         ("segments", 'compress_level="x"', "the segments writer option 'compress_level' takes int, got 'x'"),
         ("index-png", "compress_level=99", "compress_level must be 0-9, got 99"),
         ("index-png", "background=-1", "background must be an index 0-65535, got -1"),
+        ("scale", "layout=bad", "layout must be 'array', 'task', 'callback' or 'page', got 'bad'"),
     ],
 )
 def test_option_values_of_the_wrong_kind_are_usage_errors(native_file, tmp_path, capsys, to, option, message):
@@ -94,6 +95,25 @@ def test_an_unexpected_exception_is_still_one_line(native_file, tmp_path, capsys
     monkeypatch.setenv("ANNOCONV_DEBUG", "1")
     with pytest.raises(KeyError):
         cli.main(argv)
+
+
+def test_info_and_validate_take_reader_options(capsys):
+    from pathlib import Path
+
+    scale = Path(__file__).resolve().parents[1] / "fixtures" / "scale"
+    for command in ("info", "validate"):
+        assert cli.main([command, str(scale / "segment.json"), "-r", f"mask_dir={scale / 'masks'}"]) == 0
+    assert "annotations: 3" in capsys.readouterr().out
+
+
+def test_an_unwritable_report_is_refused_before_converting(native_file, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit) as info:
+        cli.main(["convert", str(native_file), str(tmp_path / "o.json"), "--to", "coco",
+                  "--report", str(blocker / "r.json")])
+    assert info.value.code == 2 and "cannot write there" in capsys.readouterr().err
+    assert not (tmp_path / "o.json").exists()
 
 
 def test_unknown_format_exit_1(native_file, tmp_path, capsys):

@@ -103,7 +103,7 @@ import numpy as np
 
 from .. import rle as _rle
 from .._io import read_json, read_png, rgb_to_ids, validate_schema, write_json
-from ..errors import ConversionError, ParseError, json_pointer
+from ..errors import ConversionError, OptionError, ParseError, json_pointer
 from ..geometry import mask_to_polygon
 from ..model import (
     Annotation,
@@ -1293,7 +1293,7 @@ def emit(
     info = ds.info.get(NS) if isinstance(ds.info.get(NS), dict) else {}
     layout = layout or info.get("layout", "array")
     if layout not in ("array", "task", "callback", "page"):
-        raise ConversionError(f"layout must be 'array', 'task', 'callback' or 'page', got {layout!r}")
+        raise OptionError(f"layout must be 'array', 'task', 'callback' or 'page', got {layout!r}")
     names = _label_names(ds.categories, report)
     if NS not in ds.info:  # new tasks list labels by name: colour, kind, supercategory have no place
         count_category_fields(report, ds.categories)

@@ -256,6 +256,8 @@ def _png_mode(img: npt.NDArray[Any], plan: Plan, kept: Mapping[str, Any] | None,
 
 def _render_to_file(job: tuple[Sample, Plan, str, Mapping[str, Any] | None]) -> list[tuple[str, int, str]]:
     sample, plan, path, kept = job
+    notes = [("field_dropped", 1, f"{_where(sample)}: alpha channel (written opaque)")] \
+        if kept and kept.get("alpha") else []
     if kept and kept.get("rgb") == "index" and plan.colors is not None and len(plan.colors) <= 256:
         # read as gray R = G = B = png_index: written back the same way
         gray = np.repeat(np.arange(len(plan.colors), dtype=np.uint8)[:, None], 3, axis=1)
@@ -263,14 +265,16 @@ def _render_to_file(job: tuple[Sample, Plan, str, Mapping[str, Any] | None]) -> 
     img, losses = render(sample, plan)
     img, palette, mode, more = _png_mode(img, plan, kept, _where(sample))
     _save_png(path, img, palette, plan.compress_level, mode)
-    return losses + more
+    return notes + losses + more
 
 
 def _out_name(s: Sample) -> str:
     """``[subset/]stem.png`` for a sample (refusing paths that would leave the folder)."""
-    stem = PurePosixPath(s.file_name.replace("\\", "/")).stem
+    name = PurePosixPath(s.file_name.replace("\\", "/"))
+    stem = name.stem
+    suffix = name.suffix if name.suffix.lower() == ".png" else ".png"  # X.PNG stays X.PNG
     parts = [] if s.subset is None else [s.subset]
-    rel = PurePosixPath(*parts, f"{stem}.png")
+    rel = PurePosixPath(*parts, f"{stem}{suffix}")
     if rel.is_absolute() or ".." in rel.parts or not stem:
         raise ConversionError(f"{_where(s)}: cannot name a PNG for subset {s.subset!r}")
     return str(rel)
@@ -491,12 +495,14 @@ def _read_one(job: tuple[Path, str, str | None, Mapping[int, int],
     anns.sort(key=lambda a: a.category_id)  # type: ignore[arg-type,return-value]
     sid = rel[: -len(PurePosixPath(rel).suffix)]
     kept: dict[str, Any] = {}
-    if mode != "L":  # the writer's default for a grayscale file: recorded otherwise
+    if mode != "L" or ns == INDEX_NS:  # L: semantic-png's default; index-png's is a palette
         kept["mode"] = mode
         if palette is not None:
             kept["palette"] = palette
         if gray:
             kept["rgb"] = "index"  # R = G = B = png_index rather than the class colours
+        if mode in ("LA", "RGBA") and arr.size and int(arr[..., -1].min()) < 255:
+            kept["alpha"] = True  # written back opaque: counted by the writer
     return Sample(id=sid, file_name=PurePosixPath(rel).name, width=width, height=height,
                   subset=subset, annotations=tuple(anns), extra={ns: kept} if kept else {})
 
@@ -623,6 +629,23 @@ def read(path: str | Path, *, report: ConversionReport | None = None,
                    info={NS: {"semantic_format": fmt}})
 
 
+#: What a namespace holds that the other semantic table also holds (an index, a colour, a type)
+_SHARED_CLASS_KEYS = {NS: {"png_index", "color", "type", "class_type", "name", "class_name"},
+                      INDEX_NS: {"index", "color", "name"}}
+
+
+def _count_foreign_class_fields(rep: ConversionReport, cats: Iterable[Category],
+                                keep: tuple[str, ...]) -> None:
+    """Count a class's fields from other namespaces (the other semantic table's extra keys,
+    Hasty's class id and description in an index table) that this table has no place for."""
+    for c in cats:
+        lost = sorted({key for space, d in c.extra.items()
+                       if space in (NS, INDEX_NS, "hasty") and space not in keep and isinstance(d, dict)
+                       for key in d if not key.startswith("_") and key not in _SHARED_CLASS_KEYS.get(space, ())})
+        if lost:
+            rep.add("field_dropped", where=f"category {c.name!r}: {', '.join(lost)}")
+
+
 def _png_indices(dataset: Dataset, semantic_format: str, reuse: bool,
                  rank: Mapping[int, int], report: ConversionReport) -> dict[int, int]:
     """``png_index`` per category id: the ones read (``reuse``, any 1..65535, kept as they
@@ -692,6 +715,7 @@ def write(dataset: Dataset, path: str | Path, *, report: ConversionReport | None
                 order_rank=rank, labels_order=orders, colors=colors,
                 dtype="uint8" if top < 256 else "uint16", compress_level=compress_level)
     count_category_fields(rep, cats, color=True, alpha=True, kind=True)
+    _count_foreign_class_fields(rep, cats, keep=(NS, "hasty"))
     table = []
     for c, col in zip(cats, rgba):
         ns = c.extra.get(NS) if isinstance(c.extra.get(NS), dict) else {}
@@ -711,7 +735,7 @@ def write(dataset: Dataset, path: str | Path, *, report: ConversionReport | None
         table.append(_ordered(values, {**extra_keys, **rest}, CLASS_KEYS))
     stale = _previous_export(Path(path), CLASSES_FILE)
     n_files = len(rep.files)
-    with atomic_folder(path) as tmp:
+    with atomic_folder(path, inside=True) as tmp:  # same file system as the PNGs (a mount point)
         _write_pngs(dataset, plan, tmp, rep, workers, NS if same else None)
         write_json(tmp / CLASSES_FILE, table, indent=True)
         rep.files.insert(n_files, CLASSES_FILE)
@@ -809,11 +833,15 @@ def read_index(path: str | Path, *, report: ConversionReport | None = None,
     2
     """
     root = _root(Path(path), CLASS_MAP_FILE)
-    cats, bg = parse_class_map(read_json(root / CLASS_MAP_FILE), root / CLASS_MAP_FILE)
+    doc = read_json(root / CLASS_MAP_FILE)
+    cats, bg = parse_class_map(doc, root / CLASS_MAP_FILE)
     by_value = {c.extra[INDEX_NS]["index"]: c.id for c in cats}
     samples = _read_samples(root, by_value, None, bg, CLASS_MAP_FILE, workers, INDEX_NS)
-    return Dataset(categories=tuple(cats), samples=tuple(samples),
-                   info={INDEX_NS: {"background": bg}})
+    info: dict[str, Any] = {"background": bg}
+    if isinstance(doc, dict) and list(doc) != ["background", "classes"]:
+        info["_keys"] = list(doc)  # the table's keys as read (no background, other keys)
+        info.update((k, v) for k, v in doc.items() if k not in ("background", "classes"))
+    return Dataset(categories=tuple(cats), samples=tuple(samples), info={INDEX_NS: info})
 
 
 def write_index(dataset: Dataset, path: str | Path, *, report: ConversionReport | None = None,
@@ -858,15 +886,23 @@ def write_index(dataset: Dataset, path: str | Path, *, report: ConversionReport 
         color = ns["color"] if as_read else list(col[:3])
         # class_map.json holds an index, a name and an RGB colour
         count_category_fields(rep, [c], color=True, alpha=as_read)
+        _count_foreign_class_fields(rep, [c], keep=(INDEX_NS,))
         values = {"index": index[c.id], "name": c.name, "color": color}
         classes.append(_ordered(values, {k: v for k, v in ns.items() if k not in
                                          ("index", "color")}, INDEX_CLASS_KEYS))
     stale = _previous_export(Path(path), CLASS_MAP_FILE)
     n_files = len(rep.files)
-    with atomic_folder(path) as tmp:
-        _write_pngs(dataset, plan, tmp, rep, workers)
-        write_json(tmp / CLASS_MAP_FILE, {"background": background, "classes": classes},  # type: ignore[dict-item]
-                   indent=True)
+    info_ns = dataset.info.get(INDEX_NS) if isinstance(dataset.info.get(INDEX_NS), dict) else {}
+    table: dict[str, Any] = {"background": background, "classes": classes}
+    table.update((k, v) for k, v in info_ns.items() if k not in ("background", "_keys"))
+    keys = info_ns.get("_keys")
+    if keys is not None and "background" not in keys and background == info_ns.get("background"):
+        del table["background"]  # the source had none (0, the default, is what it meant)
+    if keys is not None:  # the source's key order
+        table = {**{k: table[k] for k in keys if k in table}, **{k: v for k, v in table.items() if k not in keys}}
+    with atomic_folder(path, inside=True) as tmp:  # same file system as the PNGs (a mount point)
+        _write_pngs(dataset, plan, tmp, rep, workers, INDEX_NS)  # PNG modes and palettes as read
+        write_json(tmp / CLASS_MAP_FILE, table, indent=True)
         rep.files.insert(n_files, CLASS_MAP_FILE)
     _remove_stale(Path(path), stale, rep.files[n_files:])
 

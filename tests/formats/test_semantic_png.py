@@ -490,6 +490,52 @@ def test_a_colour_two_classes_share_is_an_error_where_it_is_used(tmp_path):
                             "of two classes in label_classes.json")
 
 
+def test_index_png_same_format_round_trip_keeps_modes_palettes_and_table(tmp_path):
+    src = tmp_path / "src"
+    (src / "a").mkdir(parents=True)
+    table = {"dataset": "voc", "classes": [{"index": 1, "name": "car", "color": [9, 9, 9]},
+                                            {"index": 2, "name": "road", "color": [8, 8, 8]}]}
+    (src / "class_map.json").write_text(json.dumps(table))  # no "background": 0 meant
+    gray = np.array([[0, 1], [2, 1]], np.uint8)
+    Image.fromarray(gray, "L").save(src / "a" / "g.png")
+    pal = Image.fromarray(gray, "P")
+    pal.putpalette([(i * 7) % 256 for i in range(768)])  # a 256-colour palette of its own
+    pal.save(src / "a" / "P.PNG")  # an upper-case suffix
+    report = annoconv.convert(src, tmp_path / "out", to="index-png")
+    assert report.lossless
+    assert json.loads((tmp_path / "out" / "class_map.json").read_text()) == table
+    for name in ("g.png", "P.PNG"):
+        a, b = Image.open(src / "a" / name), Image.open(tmp_path / "out" / "a" / name)
+        assert (a.mode, a.getpalette()) == (b.mode, b.getpalette())
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_semantic_tables_count_what_the_other_cannot_hold(tmp_path):
+    report = annoconv.convert(GS, tmp_path / "idx", to="index-png")
+    assert "category 'car': description, id, use_description_as_prompt" in report.examples["field_dropped"]
+    rgba = np.zeros((2, 2, 4), np.uint8)
+    rgba[0, 0] = (255, 0, 0, 128)  # a half-transparent label pixel
+    d = _folder(tmp_path, TABLE, {"x.png": rgba})
+    report = annoconv.convert(d, tmp_path / "out", to="semantic-png")
+    assert report.examples["field_dropped"] == ["image 'x.png': alpha channel (written opaque)"]
+
+
+def test_semantic_writers_build_inside_the_target_folder(tmp_path, monkeypatch):
+    import tempfile
+
+    made = []
+    real = tempfile.mkdtemp
+
+    def spy(*args, **kwargs):
+        made.append(Path(kwargs.get("dir") or args[2]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", spy)
+    for fmt in ("semantic-png", "index-png"):
+        annoconv.convert(GS, tmp_path / fmt, to=fmt)
+        assert made[-1] == tmp_path / fmt  # a mount point: the same file system as the target
+
+
 @pytest.mark.parametrize("cut", [1, 8, 17, 30, 45, 60, -20, -1])
 def test_truncated_png(tmp_path, cut):
     d = _folder(tmp_path, TABLE, {"x.png": np.ones((6, 9), np.uint8)})
