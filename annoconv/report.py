@@ -18,11 +18,11 @@ hasty -> coco: 0 samples, 0 annotations written
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["KINDS", "ConversionReport", "count_category_fields", "unique_ids"]
+__all__ = ["KINDS", "ConversionReport", "count_category_fields", "foreign_data", "unique_ids"]
 
 #: The loss kinds annoconv reports, with their meaning (formats may add their own).
 KINDS: dict[str, str] = {
@@ -204,3 +204,14 @@ def unique_ids(ids: Iterable[Any], report: ConversionReport | None, what: str) -
         seen.add(new)
         out.append(new)
     return out
+
+
+def foreign_data(extra: Mapping[str, Any], own: str) -> bool:
+    """Whether ``extra`` holds another format's data (which a writer for ``own`` drops and
+    counts): bookkeeping entries such as a source's key order (``_keys``) are not data.
+
+    >>> foreign_data({"coco": {"_keys": ["id", "name"]}}, "hasty"), foreign_data({"coco": {"license": 4}}, "hasty")
+    (False, True)
+    """
+    return any(k != own and (any(not str(x).startswith("_") for x in v) if isinstance(v, Mapping) else bool(v))
+               for k, v in extra.items())

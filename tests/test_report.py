@@ -3,12 +3,15 @@ and its annotations' fields, or counts what it dropped. Nothing is lost silently
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import annoconv
 from annoconv import Annotation, Box, Category, Dataset, Keypoints, Polygon, Sample
-from annoconv.report import ConversionReport, count_category_fields
+from annoconv.report import ConversionReport, count_category_fields, foreign_data
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 WRITERS = [f.name for f in annoconv.available_formats() if f.write is not None and f.name != "annoconv"]
 
 ROAD = Category(id=1, name="road", kind="stuff", color=(10, 20, 30, 77), supercategory="ground")
@@ -77,3 +80,13 @@ def test_what_a_writer_cannot_hold_is_counted(tmp_path, fmt):
     # two car instances: kept apart, or counted as merged
     if sum(a.category_id == cats["car"].id for a in anns) < 2:
         assert report.count("instances_merged") == 1, fmt
+
+
+def test_bookkeeping_is_not_counted_as_another_formats_data(tmp_path):
+    assert not foreign_data({"coco": {"_keys": ["id", "name"]}}, "hasty")
+    assert foreign_data({"coco": {"license": 4}}, "hasty") and not foreign_data({"hasty": {"x": 1}}, "hasty")
+    # COCO categories hold only their key order: nothing of theirs is lost in other formats
+    ds = annoconv.load(FIXTURES / "coco" / "instances_sample.json")
+    for fmt in ("fastlabel", "segments", "hasty"):
+        report = annoconv.save(ds, tmp_path / f"{fmt}.json", fmt, report=ConversionReport(max_examples=100))
+        assert not [e for e in report.examples.get("field_dropped", []) if "category" in e and "format" in e], fmt

@@ -124,7 +124,7 @@ from ..model import (
     rgba_to_hex,
 )
 from ..registry import FormatSpec
-from ..report import ConversionReport, count_category_fields, unique_ids
+from ..report import ConversionReport, count_category_fields, foreign_data, unique_ids
 
 __all__ = [
     "FORMAT", "emit", "emit_points", "emit_pose", "map_status", "parse", "parse_points",
@@ -1287,7 +1287,7 @@ class _Writer:
         # a class's value, title and #RRGGBB colour are what a task holds of a category
         count_category_fields(report, ds.categories, color=True, keypoints=True)
         for c in ds.categories:
-            self.foreign += _foreign(c.extra)
+            self.foreign += int(foreign_data(c.extra, NS))
 
     def add(self, kind: str, where: str | None = None, n: int = 1) -> None:
         if self.report is not None:
@@ -1386,7 +1386,7 @@ class _Writer:
         fields: dict[str, Any] = ex if fl else {}  # type: ignore[assignment]
         where = f"image {s.file_name!r}"
         if not fl:
-            self.foreign += _foreign(s.extra)
+            self.foreign += int(foreign_data(s.extra, NS))
             if s.subset is not None:
                 self.add("field_dropped", f"{where} subset {s.subset!r}")
             if s.width is None or s.height is None:  # width and height are required integers
@@ -1552,7 +1552,7 @@ class _Writer:
         fields: dict[str, Any] = ex if fl else {}  # type: ignore[assignment]
         shape: Shape | None = a.shape
         if not fl:
-            self.foreign += _foreign(a.extra)
+            self.foreign += int(foreign_data(a.extra, NS))
             if a.z_index is not None:
                 self.add("z_index_dropped", where)
             if a.iscrowd:
@@ -1690,9 +1690,6 @@ def _class_key(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", name) or "_"
 
 
-def _foreign(extra: dict[str, Any]) -> int:
-    """1 when ``extra`` holds another format's data (dropped by this writer)."""
-    return int(any(k != NS for k in extra))
 
 
 def _infer_fl_type(v: Any) -> str:

@@ -93,7 +93,7 @@ from ..model import (
     rgba_to_hex,
 )
 from ..registry import FormatSpec
-from ..report import ConversionReport, count_category_fields
+from ..report import ConversionReport, count_category_fields, foreign_data
 
 __all__ = ["FORMAT", "STATUS_FROM_HASTY", "STATUS_TO_HASTY", "emit", "parse", "read", "sniff",
            "write"]
@@ -572,12 +572,6 @@ def _ns(extra: Mapping[str, Any]) -> dict[str, Any]:
     return v if isinstance(v, dict) else {}
 
 
-def _foreign(extra: Mapping[str, Any]) -> bool:
-    """True when another format left data here (which this writer drops); bookkeeping keys
-    (``_keys``...) do not count."""
-    return any(k != NS and (any(not str(x).startswith("_") for x in v)
-                            if isinstance(v, dict) else bool(v))
-               for k, v in extra.items())
 
 
 def _ordered(values: dict[str, Any], ns: Mapping[str, Any], canonical: tuple[str, ...],
@@ -791,7 +785,7 @@ def _emit_class(w: _Writer, i: int, c: Category, plan: list[_AttrOut]) -> dict[s
     ns = _ns(c.extra)
     where = f"class {c.name!r}"
     count_category_fields(w.report, [c], color=True, alpha=True, kind=True, keypoints=True)
-    if _foreign(c.extra):
+    if foreign_data(c.extra, NS):
         w.add("field_dropped", where)
     ctype = "object" if c.kind == "thing" else "background"
     if "class_type" in ns and c.kind == "thing":
@@ -820,7 +814,7 @@ def _emit_attribute(w: _Writer, a: _AttrOut) -> dict[str, Any]:
     s = a.spec
     ns = _ns(s.extra)
     values = {"name": a.name, "type": _hasty_type(s), "values": a.values}
-    if _foreign(s.extra):
+    if foreign_data(s.extra, NS):
         w.add("field_dropped", f"attribute {s.name!r}")
     return _ordered(values, {k: v for k, v in ns.items() if k != "type"}, ATTRIBUTE_KEYS)
 
@@ -904,7 +898,7 @@ def _emit_image(w: _Writer, i: int, s: Sample) -> dict[str, Any] | None:
     if size is None:
         return None
     width, height = size
-    if _foreign(s.extra):
+    if foreign_data(s.extra, NS):
         w.add("field_dropped", where)
     if s.attributes:
         w.add("attribute_dropped", where, len(s.attributes))
@@ -976,7 +970,7 @@ def _emit_label(w: _Writer, s: Sample, j: int, a: Annotation, height: int,
     if cat is None:
         w.add("reference_missing", where)
         return None
-    if _foreign(a.extra):
+    if foreign_data(a.extra, NS):
         w.add("field_dropped", where)
     if a.iscrowd:
         w.add("field_dropped", f"{where} iscrowd")

@@ -132,7 +132,7 @@ from ..model import (
     Status,
 )
 from ..registry import FormatSpec
-from ..report import ConversionReport, count_category_fields
+from ..report import ConversionReport, count_category_fields, foreign_data
 from ..rle import RLE
 from .native import is_native
 
@@ -1262,8 +1262,6 @@ def _assign_ids(anns: Sequence[Annotation], n_out: int, policy: str, limit: int,
     return list(ids)  # type: ignore[arg-type]
 
 
-def _foreign(extra: Mapping[str, Any]) -> bool:
-    return any(k != NS for k in extra)
 
 
 def _label_score(anns: Sequence[Annotation], lbook: Mapping[str, Any], where: str,
@@ -1310,7 +1308,7 @@ def _usable(s: Sample, hd: _WriteHeader, report: ConversionReport | None) -> lis
                 report.add("field_dropped", where=f"{aw}: iscrowd")
             if a.track_id is not None and not _is_int(a.track_id):
                 report.add("track_dropped", where=aw)
-            if _foreign(a.extra):
+            if foreign_data(a.extra, NS):
                 report.add("field_dropped", where=f"{aw}: {', '.join(k for k in a.extra if k != NS)} extras")
         attributes = _attributes_out(a.attributes, lambda n, c=a.category_id: hd.is_select(n, "annotation", c),
                                      report, aw)
@@ -1468,7 +1466,7 @@ def _emit_sample(job: _WriteJob) -> tuple[dict[str, Any], ConversionReport, npt.
         report.add("tag_dropped", len(s.tags), where=where)
     if s.subset is not None:
         report.add("field_dropped", where=f"{where}: subset {s.subset!r}")
-    if _foreign(s.extra):
+    if foreign_data(s.extra, NS):
         report.add("field_dropped", where=f"{where}: {', '.join(k for k in s.extra if k != NS)} extras")
     anns = _usable(s, hd, report)
     out_status = _out_status(s, bool(anns))
@@ -1638,7 +1636,7 @@ def _unlisted(s: Sample, taken: set[int], height: int, width: int, where: str,
 def _header_json(ds: Dataset, task: str, labelset: str, report: ConversionReport) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(release top level without dataset, dataset without samples, task_attributes)."""
     info = _seg(ds.info)
-    if _foreign(ds.info) and any(k not in (NS, "name") for k in ds.info):
+    if foreign_data(ds.info, NS) and any(k not in (NS, "name") for k in ds.info):
         report.add("field_dropped", where="dataset info: " + ", ".join(k for k in ds.info if k not in (NS, "name")))
     rbook = info.get("release")
     top: dict[str, Any] = {"name": "annoconv-export"} if not rbook else {}
@@ -1664,7 +1662,7 @@ def _header_json(ds: Dataset, task: str, labelset: str, report: ConversionReport
         cb = _seg(c.extra)
         cp = _present(cb)
         count_category_fields(report, [c], color=True, alpha=True, kind=True)
-        if _foreign(c.extra):
+        if foreign_data(c.extra, NS):
             report.add("field_dropped", where=f"category {c.name!r}: other formats' fields")
         v: dict[str, Any] = {"id": c.id, "name": c.name}
         if c.color is not None:
