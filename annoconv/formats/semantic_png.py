@@ -212,10 +212,11 @@ def render(sample: Sample, plan: Plan) -> tuple[npt.NDArray[Any], list[tuple[str
 
 
 def _save_png(path: str, array: npt.NDArray[Any], palette: list[int] | None,
-              compress_level: int, mode: str | None = None) -> None:
+              compress_level: int, mode: str | None = None, transparency: Any = None) -> None:
     """Encode a label image straight into the writer's temporary folder (the folder is what
     makes the output atomic, so no per-file temporary name and rename as _io.write_png);
-    ``mode`` "1" / "LA" / "RGBA" for a bilevel, gray + alpha, RGBA file."""
+    ``mode`` "1" / "LA" / "RGBA" for a bilevel, gray + alpha, RGBA file; ``transparency``
+    a palette's tRNS (an index, or one alpha per entry) as read."""
     from PIL import Image
 
     arr = np.ascontiguousarray(array)
@@ -226,7 +227,18 @@ def _save_png(path: str, array: npt.NDArray[Any], palette: list[int] | None,
     im = Image.fromarray(arr)
     if palette is not None:
         im.putpalette(palette)
-    im.save(path, format="PNG", compress_level=compress_level)
+    extra = {} if transparency is None else {
+        "transparency": bytes(transparency) if isinstance(transparency, list) else transparency}
+    im.save(path, format="PNG", compress_level=compress_level, **extra)
+
+
+def _transparency(path: Path) -> Any:
+    """A palette PNG's tRNS as JSON (an index, or a list of alphas), None without one."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        t = im.info.get("transparency")
+    return list(t) if isinstance(t, bytes) else t
 
 
 def _png_mode(img: npt.NDArray[Any], plan: Plan, kept: Mapping[str, Any] | None,
@@ -264,7 +276,9 @@ def _render_to_file(job: tuple[Sample, Plan, str, Mapping[str, Any] | None]) -> 
         plan = dataclasses.replace(plan, colors=gray)
     img, losses = render(sample, plan)
     img, palette, mode, more = _png_mode(img, plan, kept, _where(sample))
-    _save_png(path, img, palette, plan.compress_level, mode)
+    same_palette = kept is not None and palette is not None and palette == kept.get("palette")
+    _save_png(path, img, palette, plan.compress_level, mode,
+              kept.get("transparency") if same_palette else None)  # type: ignore[union-attr]
     return notes + losses + more
 
 
@@ -499,6 +513,9 @@ def _read_one(job: tuple[Path, str, str | None, Mapping[int, int],
         kept["mode"] = mode
         if palette is not None:
             kept["palette"] = palette
+            transparency = _transparency(path)
+            if transparency is not None:
+                kept["transparency"] = transparency
         if gray:
             kept["rgb"] = "index"  # R = G = B = png_index rather than the class colours
         if mode in ("LA", "RGBA") and arr.size and int(arr[..., -1].min()) < 255:

@@ -500,13 +500,13 @@ def test_index_png_same_format_round_trip_keeps_modes_palettes_and_table(tmp_pat
     Image.fromarray(gray, "L").save(src / "a" / "g.png")
     pal = Image.fromarray(gray, "P")
     pal.putpalette([(i * 7) % 256 for i in range(768)])  # a 256-colour palette of its own
-    pal.save(src / "a" / "P.PNG")  # an upper-case suffix
+    pal.save(src / "a" / "P.PNG", transparency=0)  # an upper-case suffix, index 0 transparent
     report = annoconv.convert(src, tmp_path / "out", to="index-png")
     assert report.lossless
     assert json.loads((tmp_path / "out" / "class_map.json").read_text()) == table
     for name in ("g.png", "P.PNG"):
         a, b = Image.open(src / "a" / name), Image.open(tmp_path / "out" / "a" / name)
-        assert (a.mode, a.getpalette()) == (b.mode, b.getpalette())
+        assert (a.mode, a.getpalette(), a.info.get("transparency")) == (b.mode, b.getpalette(), b.info.get("transparency"))
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
