@@ -74,7 +74,11 @@ Model mapping and the choices made where the spec (specs/fastlabel.md) is unsure
   and polygons with holes become segmentations (every part kept); ellipses that are not
   circles become 64-gons (``shape_converted``); attribute specs map back (int/float values
   become text, ``attribute_converted``); subsets, z_index, track ids, crowd flags, other
-  formats' extra data and "stuff" kinds are counted as dropped. A box-only record (COCO
+  formats' extra data and category fields a task has no place for (supercategory, colour
+  alpha, "stuff" kind) are counted as dropped, as are categories no annotation uses and
+  declared attribute values no label picked (a task lists only what its labels use). An
+  unknown image size is written as 0 (required integers; FastLabel's own tests use 0),
+  counted ``size_unknown``; a line of one point is dropped. A box-only record (COCO
   ``segmentation: []``) is its stored box. Attached keypoints (a COCO person) become a
   ``pose_estimation`` annotation keyed by the category's keypoint names next to the shape
   (id ``"<id>/keypoints"``, counted ``shape_converted``); unnamed keypoints take the

@@ -82,7 +82,9 @@ the task uses, writes size and file name to ``metadata``, traces masks to polygo
 dropped), splits multi-part polygons and keypoint groups into one Scale object per part or point,
 writes a box-only record (COCO ``segmentation: []``) as its stored box, and gives categories
 sharing a name unique labels (``<name>_<category id>``, counted ``renamed``: Scale
-tells classes by label only).
+tells classes by label only). What Scale's reader would refuse is not written, and counted:
+polygon parts under 3 vertices, annotations without a listed category, a 0x0 size (Scale's
+are positive: no size is written), repeated task ids (``1`` and ``"1"``: ``_2`` appended).
 Segmentation tasks are written back as read (their PNGs are not re-encoded: counted).
 Differences from peers: the scaleapi SDK has no converter; FiftyOne's ``import_from_scale``
 ignores ``rotation``, ellipses and cuboids and needs sizes from the images.
