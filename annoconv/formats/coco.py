@@ -30,6 +30,8 @@ Writing from any model (choices where the spec leaves room):
   (``mask_as="polygon"``: exact pixel-edge outlines; a mask with holes stays RLE and is counted
   as ``hole_to_rle`` unless ``holes="drop"``). A polygon with holes (FastLabel, traced masks)
   is written as RLE for the same reason. RLE read uncompressed is written uncompressed.
+- an annotation from another format with no geometry at all (an image-level label, a polygon
+  with no part of 3 points) is not written (``shape_dropped``): COCOeval needs a bbox.
 - boxes: ``segmentation: []``; a rotated box becomes its 4-corner polygon and its bbox the
   axis-aligned bounds (``rotation_applied``); an ellipse a 64-gon (``shape_converted``);
   polylines cannot be held (``shape_dropped``).
@@ -52,8 +54,12 @@ Panoptic (``coco-panoptic``): a JSON whose ``annotations`` hold one record per i
 folder of RGB PNGs (default: the JSON path without ``.json``) where a pixel's segment id is
 ``R + 256 G + 65536 B`` (0 = void). Categories carry ``isthing`` (-> ``Category.kind``) and
 ``color``. Every PNG id must be listed and every listed id present (panopticapi raises
-otherwise). Written ids are kept when valid, else assigned 1, 2, ... per image; overlapping
-masks are flattened back to front (``z_index``, then order) and hidden pixels counted.
+otherwise). Written ids are kept when valid, else assigned 1, 2, ... per image (counted);
+overlapping masks are flattened back to front (``z_index``, then order) and hidden pixels
+counted; shapes other than masks are rasterised (``polygon_to_mask``). PNGs stay inside the
+output folder: ``png_dir`` must be relative, and a record ``file_name`` that is absolute or
+climbs with ``..`` is written as its bare name (``renamed``). An image without a size takes
+its PNG's (and is written back without one).
 """
 
 from __future__ import annotations
