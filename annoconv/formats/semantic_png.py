@@ -29,11 +29,12 @@ category id); ``png_index`` / ``index`` stay in ``Category.extra`` and are reuse
 so a read -> write round trip gives the same pixel values. The reader never recomputes
 indices: it maps pixel values through the class table (a value missing from it is an error).
 For an RGB semantic PNG it matches pixel colours to class colours, and reads a gray pixel
-(R = G = B) as an index when no class has that colour. A PNG's mode other than 8-bit
-grayscale (palette "P" with its palette, bilevel "1", 16-bit "I;16", "LA", "RGBA") is kept in
+(R = G = B) as an index when no class has that colour (a file whose labelled pixels are all
+gray is written back gray). A PNG's mode (palette "P" with its palette and tRNS transparency,
+bilevel "1", 16-bit "I;16", "LA", "RGBA"; 8-bit grayscale too for index-png) is kept in
 ``Sample.extra`` and a same-format write (semantic_format unchanged) saves the PNG in it again
-(alpha written 255); when the pixels no longer fit that mode the default one is used, counted
-``png_mode_changed``.
+(alpha written 255, counted ``field_dropped`` where it was not); when the pixels no longer fit
+that mode the default one is used, counted ``png_mode_changed``.
 
 Writing: ``png_index`` values read (any of 1..65535) are kept; a class without one gets the
 smallest free index (``id_assigned``); data from other formats gets 1..N / N..1. PNGs are 8-bit,
