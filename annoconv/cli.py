@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             name = args.from_ or detect_format(args.src)
             spec = get_format(name)
             opts = {"validate": True} if "validate" in spec.read_options else {}
-            ds = load(args.src, name, **opts, **_options(args.read_option, parser))
+            ds = load(args.src, name, **{**opts, **_options(args.read_option, parser)})  # -r wins
             stats = ds.stats()
             print(f"{args.src}: valid {name} ({stats['samples']} samples, {stats['annotations']} annotations)")
             return 0

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["KINDS", "ConversionReport", "count_category_fields", "foreign_data", "unique_ids"]
+__all__ = ["BOOKKEEPING", "KINDS", "ConversionReport", "count_category_fields", "foreign_data", "unique_ids"]
 
 #: The loss kinds annoconv reports, with their meaning (formats may add their own).
 KINDS: dict[str, str] = {
@@ -206,12 +206,18 @@ def unique_ids(ids: Iterable[Any], report: ConversionReport | None, what: str) -
     return out
 
 
+#: Entries readers keep for their own writer (key order, keys a source lacked, a polygon's
+#: open end...): not data another format loses. A source's own keys are data, "_meta" too.
+BOOKKEEPING = frozenset(("_keys", "_absent", "_open", "_polygon_for", "_color_kept",
+                         "_size_from_png", "_record", "_panoptic"))
+
+
 def foreign_data(extra: Mapping[str, Any], own: str) -> bool:
     """Whether ``extra`` holds another format's data (which a writer for ``own`` drops and
-    counts): bookkeeping entries such as a source's key order (``_keys``) are not data.
+    counts): ``BOOKKEEPING`` entries are not data.
 
-    >>> foreign_data({"coco": {"_keys": ["id", "name"]}}, "hasty"), foreign_data({"coco": {"license": 4}}, "hasty")
+    >>> foreign_data({"coco": {"_keys": ["id", "name"]}}, "hasty"), foreign_data({"coco": {"_meta": 4}}, "hasty")
     (False, True)
     """
-    return any(k != own and (any(not str(x).startswith("_") for x in v) if isinstance(v, Mapping) else bool(v))
+    return any(k != own and (any(x not in BOOKKEEPING for x in v) if isinstance(v, Mapping) else bool(v))
                for k, v in extra.items())

@@ -103,6 +103,7 @@ def test_info_and_validate_take_reader_options(capsys):
     scale = Path(__file__).resolve().parents[1] / "fixtures" / "scale"
     for command in ("info", "validate"):
         assert cli.main([command, str(scale / "segment.json"), "-r", f"mask_dir={scale / 'masks'}"]) == 0
+    assert cli.main(["validate", str(scale / "tasks.json"), "-r", "validate=false"]) == 0  # -r wins
     assert "annotations: 3" in capsys.readouterr().out
 
 

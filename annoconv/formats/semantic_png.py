@@ -255,7 +255,7 @@ def _png_mode(img: npt.NDArray[Any], plan: Plan, kept: Mapping[str, Any] | None,
     if plan.colors is not None:  # class_color: an RGB image
         if mode in ("RGB", "RGBA"):
             return img, None, None if mode == "RGB" else "RGBA", []
-    elif mode == "P" and isinstance(kept.get("palette"), list) and top < 256:  # type: ignore[union-attr]
+    elif mode == "P" and isinstance(kept.get("palette"), list) and top < min(256, len(kept["palette"]) // 3):  # type: ignore[union-attr,index]
         return img.astype(np.uint8), kept["palette"], None, []  # type: ignore[index]
     elif mode == "1" and top <= 1:
         return img, None, "1", []
@@ -305,7 +305,8 @@ def _size(s: Sample) -> tuple[int, int] | None:
 def _write_pngs(dataset: Dataset, plan: Plan, tmp: Path, report: ConversionReport,
                 workers: int, keep_modes: str | None = None) -> None:
     """Render and save every sample's PNG into ``tmp``; ``keep_modes``: the namespace whose
-    ``mode`` / ``palette`` (recorded by the reader) to save each PNG with, if any."""
+    ``mode`` / ``palette`` (recorded by the reader, none for 8-bit grayscale) to save each
+    PNG with, if any."""
     seen: dict[str, str] = {}
 
     def jobs() -> Iterator[tuple[Sample, Plan, str, Mapping[str, Any] | None]]:
@@ -334,7 +335,11 @@ def _write_pngs(dataset: Dataset, plan: Plan, tmp: Path, report: ConversionRepor
             report.files.append(rel)
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             kept = s.extra.get(keep_modes) if keep_modes is not None else None
-            yield s, plan, str(tmp / rel), kept if isinstance(kept, dict) else None
+            kept = kept if isinstance(kept, dict) else None
+            if keep_modes == INDEX_NS and (kept is None or "mode" not in kept):
+                kept = {**(kept or {}), "mode": "L"}  # read as 8-bit grayscale (index-png's
+                # default is a palette): written so again
+            yield s, plan, str(tmp / rel), kept
 
     if workers > 1:
         results: Iterable[list[tuple[str, int, str]]] = map_parallel(
@@ -510,7 +515,7 @@ def _read_one(job: tuple[Path, str, str | None, Mapping[int, int],
     anns.sort(key=lambda a: a.category_id)  # type: ignore[arg-type,return-value]
     sid = rel[: -len(PurePosixPath(rel).suffix)]
     kept: dict[str, Any] = {}
-    if mode != "L" or ns == INDEX_NS:  # L: semantic-png's default; index-png's is a palette
+    if mode != "L":  # the default of a file read (index-png's writer keeps it: default_mode)
         kept["mode"] = mode
         if palette is not None:
             kept["palette"] = palette
@@ -919,7 +924,9 @@ def write_index(dataset: Dataset, path: str | Path, *, report: ConversionReport 
     if keys is not None:  # the source's key order
         table = {**{k: table[k] for k in keys if k in table}, **{k: v for k, v in table.items() if k not in keys}}
     with atomic_folder(path, inside=True) as tmp:  # same file system as the PNGs (a mount point)
-        _write_pngs(dataset, plan, tmp, rep, workers, INDEX_NS)  # PNG modes and palettes as read
+        # PNG modes and palettes as read, when this is the same index-png export again
+        same = INDEX_NS in dataset.info and palette and background == info_ns.get("background")
+        _write_pngs(dataset, plan, tmp, rep, workers, INDEX_NS if same else None)
         write_json(tmp / CLASS_MAP_FILE, table, indent=True)
         rep.files.insert(n_files, CLASS_MAP_FILE)
     _remove_stale(Path(path), stale, rep.files[n_files:])

@@ -510,6 +510,20 @@ def test_index_png_same_format_round_trip_keeps_modes_palettes_and_table(tmp_pat
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+def test_index_png_options_are_honoured_over_the_modes_read(tmp_path):
+    before = annoconv.load(IDX).stats()["per_category"]
+    annoconv.convert(IDX, tmp_path / "bg", to="index-png", background=7)  # 7 is past the 4-entry palettes
+    assert annoconv.load(tmp_path / "bg").stats()["per_category"] == before
+    annoconv.convert(IDX, tmp_path / "gray", to="index-png", palette=False)
+    assert {Image.open(p).mode for p in (tmp_path / "gray").rglob("*.png")} == {"L"}
+    # an 8-bit grayscale file read from index-png is no field another format loses
+    report = annoconv.load(tmp_path / "gray"), annoconv.ConversionReport(max_examples=100)
+    ds, report = report
+    annoconv.save(ds, tmp_path / "c.json", "coco", report=report)
+    assert not [e for e in report.examples.get("field_dropped", []) if e.startswith("image") and "index_png" in e]
+    assert not any(s.extra for s in ds.samples)
+
+
 def test_semantic_tables_count_what_the_other_cannot_hold(tmp_path):
     report = annoconv.convert(GS, tmp_path / "idx", to="index-png")
     assert "category 'car': description, id, use_description_as_prompt" in report.examples["field_dropped"]
