@@ -209,7 +209,7 @@ def unique_ids(ids: Iterable[Any], report: ConversionReport | None, what: str) -
 #: Entries readers keep for their own writer (key order, keys a source lacked, a polygon's
 #: open end...): not data another format loses. A source's own keys are data, "_meta" too.
 BOOKKEEPING = frozenset(("_keys", "_absent", "_open", "_polygon_for", "_color_kept",
-                         "_size_from_png", "_record", "_panoptic"))
+                         "_size_from_png", "_record", "_panoptic", "_annoconv"))  # _annoconv: Scale's
 
 
 def foreign_data(extra: Mapping[str, Any], own: str) -> bool:

@@ -86,6 +86,7 @@ def test_bookkeeping_is_not_counted_as_another_formats_data(tmp_path):
     assert not foreign_data({"coco": {"_keys": ["id", "name"]}}, "hasty")
     assert foreign_data({"coco": {"license": 4}}, "hasty") and not foreign_data({"hasty": {"x": 1}}, "hasty")
     assert foreign_data({"coco": {"_meta": {"camera": "x"}}}, "hasty")  # a source's own "_" key is data
+    assert not foreign_data({"scale": {"_annoconv": {"order": ["uuid"]}}}, "hasty")  # Scale's bookkeeping
     # COCO categories hold only their key order: nothing of theirs is lost in other formats
     ds = annoconv.load(FIXTURES / "coco" / "instances_sample.json")
     for fmt in ("fastlabel", "segments", "hasty"):

@@ -269,8 +269,6 @@ def _png_mode(img: npt.NDArray[Any], plan: Plan, kept: Mapping[str, Any] | None,
 
 def _render_to_file(job: tuple[Sample, Plan, str, Mapping[str, Any] | None]) -> list[tuple[str, int, str]]:
     sample, plan, path, kept = job
-    notes = [("field_dropped", 1, f"{_where(sample)}: alpha channel (written opaque)")] \
-        if kept and kept.get("alpha") else []
     if kept and kept.get("rgb") == "index" and plan.colors is not None and len(plan.colors) <= 256:
         # read as gray R = G = B = png_index: written back the same way
         gray = np.repeat(np.arange(len(plan.colors), dtype=np.uint8)[:, None], 3, axis=1)
@@ -280,7 +278,7 @@ def _render_to_file(job: tuple[Sample, Plan, str, Mapping[str, Any] | None]) -> 
     same_palette = kept is not None and palette is not None and palette == kept.get("palette")
     _save_png(path, img, palette, plan.compress_level, mode,
               kept.get("transparency") if same_palette else None)  # type: ignore[union-attr]
-    return notes + losses + more
+    return losses + more
 
 
 def _out_name(s: Sample) -> str:
@@ -330,6 +328,8 @@ def _write_pngs(dataset: Dataset, plan: Plan, tmp: Path, report: ConversionRepor
                 report.add("tag_dropped", len(s.tags), where=_where(s))
             if s.attributes:
                 report.add("attribute_dropped", len(s.attributes), where=_where(s))
+            if any(isinstance(d, dict) and d.get("alpha") for d in (s.extra.get(NS), s.extra.get(INDEX_NS))):
+                report.add("field_dropped", where=f"{_where(s)}: alpha channel (written opaque)")
             report.samples += 1
             report.annotations += len(s.annotations)
             report.files.append(rel)

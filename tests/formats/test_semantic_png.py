@@ -532,6 +532,13 @@ def test_semantic_tables_count_what_the_other_cannot_hold(tmp_path):
     d = _folder(tmp_path, TABLE, {"x.png": rgba})
     report = annoconv.convert(d, tmp_path / "out", to="semantic-png")
     assert report.examples["field_dropped"] == ["image 'x.png': alpha channel (written opaque)"]
+    src = tmp_path / "la"  # an index-png LA file, written in another mode: the alpha is still lost
+    (src / "a").mkdir(parents=True)
+    (src / "class_map.json").write_text(json.dumps({"background": 0, "classes": [{"index": 1, "name": "car"}]}))
+    Image.fromarray(np.dstack([np.eye(2, dtype=np.uint8), np.full((2, 2), 128, np.uint8)]), "LA").save(src / "a" / "x.png")
+    for options in ({}, {"palette": False}, {"background": 3}):
+        report = annoconv.convert(src, tmp_path / f"o{len(options)}{list(options)}", to="index-png", **options)
+        assert report.examples["field_dropped"] == ["image 'x.png': alpha channel (written opaque)"], options
 
 
 def test_semantic_writers_build_inside_the_target_folder(tmp_path, monkeypatch):
