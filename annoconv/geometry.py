@@ -80,6 +80,8 @@ def _boxes(a: npt.ArrayLike) -> npt.NDArray[Any]:
     arr = np.asarray(a)
     if arr.shape[-1:] != (4,) or arr.ndim > 2:
         raise ValueError(f"boxes must have shape (4,) or (n, 4), got {arr.shape}")
+    if arr.dtype.kind in "iub":  # x + w in uint8 or int32 would wrap around
+        return arr.astype(np.int64)
     return arr
 
 
@@ -613,6 +615,7 @@ def mask_to_polygon(
         r = mask
     else:
         r = _rle.encode(mask)
+    r = r.canonical()  # touching runs ([0, 2, 0, 2], valid COCO) as one: the tracer needs runs apart
     rings = [piece for ring in _trace_rings(r) for piece in _split_pinched(ring)]
     exteriors = [g for g in rings if ring_area(g) > 0]
     holes = [g for g in rings if ring_area(g) < 0]
@@ -637,7 +640,10 @@ def simplify_polygon(polygon: Polygon, tolerance: float) -> Polygon:
 
     parts = []
     for part in polygon.parts:
-        geom = shapely.Polygon(part.exterior, [h for h in part.holes])
+        if len(part.exterior) < 3:  # no area to simplify: kept as it is
+            parts.append(part)
+            continue
+        geom = shapely.Polygon(part.exterior, [h for h in part.holes if len(h) >= 3])
         simple = shapely.simplify(geom, tolerance, preserve_topology=True)
         if simple.is_empty:
             continue
@@ -664,7 +670,10 @@ def validate_polygon(polygon: PolygonLike) -> str | None:
     for i, part in enumerate(p.parts):
         if len(part.exterior) < 3:
             return f"part {i}: {len(part.exterior)} vertices; a polygon needs at least 3"
-        geom = shapely.Polygon(part.exterior, [h for h in part.holes if len(h) >= 3])
+        for j, h in enumerate(part.holes):
+            if len(h) < 3:
+                return f"part {i} hole {j}: {len(h)} vertices; a ring needs at least 3"
+        geom = shapely.Polygon(part.exterior, list(part.holes))
         reason = shapely.is_valid_reason(geom)
         if reason != "Valid Geometry":
             return f"part {i}: {reason}"
@@ -758,6 +767,9 @@ def paint(
     if len(rles) != len(values):
         raise ValueError("paint needs one value per mask")
     _check_image_size(height, width)
+    info = np.iinfo(dtype) if np.dtype(dtype).kind in "iu" else None
+    if info is not None and any(not info.min <= int(v) <= info.max for v in (*values, background)):
+        raise ValueError(f"paint values must fit {np.dtype(dtype)} ({info.min}..{info.max})")
     flat = np.full(height * width, background, dtype=dtype)  # column-major, like the runs
     owner = np.full(height * width, -1, dtype=np.int32 if len(rles) < 2**31 else np.int64)
     for i, r in enumerate(rles):

@@ -69,6 +69,27 @@ _frozen = dataclass(frozen=True, slots=True, kw_only=True)
 _NUMBER_TYPES = (int, float)
 
 
+def _strings(value: Any, what: str) -> tuple[Any, ...]:
+    """A sequence as a tuple; a lone string is refused (``tuple("abc")`` would be 3 names)."""
+    if isinstance(value, str):
+        raise TypeError(f"{what} must be a sequence of strings, got the string {value!r}")
+    return tuple(value)
+
+
+def _rebuild(cls: type, fields: dict[str, Any]) -> Any:
+    """Unpickle through the constructor, so that arrays come back checked and read-only."""
+    return cls(**fields)
+
+
+class _Rebuilt:
+    """Pickling (and deepcopy) through the constructor, for the shapes holding arrays."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), {f.name: getattr(self, f.name) for f in fields(self)}))
+
+
 class Status(str, enum.Enum):
     """The canonical annotation status every platform's status maps to.
 
@@ -251,6 +272,8 @@ class Box:
             cx, cy = (self.x0 + self.x1) / 2, (self.y0 + self.y1) / 2
             t = math.radians(self.rotation)
             c, s = math.cos(t), math.sin(t)
+            if self.rotation % 90 == 0:  # exact at right angles (cos 90 deg is 6e-17 in floats)
+                c, s = round(c), round(s)
             d = pts - (cx, cy)
             pts = np.stack([cx + d[:, 0] * c - d[:, 1] * s, cy + d[:, 0] * s + d[:, 1] * c], 1)
         return pts
@@ -267,7 +290,7 @@ class Box:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
-class PolygonPart:
+class PolygonPart(_Rebuilt):
     """One connected piece: an exterior ring and zero or more holes, each an (n, 2) array of
     (x, y) vertices, the ring implicitly closed (the first vertex is not repeated)."""
 
@@ -470,7 +493,7 @@ class Mask:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
-class Polyline:
+class Polyline(_Rebuilt):
     """An open line through (n, 2) points (``closed=True`` for a ring drawn as a line)."""
 
     points: npt.NDArray[Any]
@@ -505,7 +528,7 @@ class Visibility(enum.IntEnum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
-class Keypoints:
+class Keypoints(_Rebuilt):
     """K points with a COCO visibility each; ``names`` come from the category (or here for
     formats that name each point). Points of unlabelled keypoints are kept as given."""
 
@@ -525,7 +548,7 @@ class Keypoints:
         object.__setattr__(self, "points", pts)
         object.__setattr__(self, "visibility", vis)
         if self.names is not None:
-            object.__setattr__(self, "names", tuple(self.names))
+            object.__setattr__(self, "names", _strings(self.names, "Keypoints.names"))
             if len(self.names) != pts.shape[0]:
                 raise ValueError(f"keypoints: {pts.shape[0]} points but {len(self.names)} names")
 
@@ -648,7 +671,7 @@ class Category:
                 raise ValueError(f"Category.color must be RGB(A) 0-255, got {self.color!r}")
             object.__setattr__(self, "color", c)
         if self.keypoint_names is not None:
-            object.__setattr__(self, "keypoint_names", tuple(self.keypoint_names))
+            object.__setattr__(self, "keypoint_names", _strings(self.keypoint_names, "Category.keypoint_names"))
         if self.skeleton is not None:
             object.__setattr__(self, "skeleton", tuple(tuple(e) for e in self.skeleton))
 
@@ -674,6 +697,8 @@ class AttributeSpec:
     def __post_init__(self) -> None:
         if self.type not in ("select", "multiselect", "text", "int", "float", "bool"):
             raise ValueError(f"AttributeSpec.type {self.type!r} is not a known type")
+        if self.scope not in ("annotation", "image"):
+            raise ValueError(f"AttributeSpec.scope must be 'annotation' or 'image', got {self.scope!r}")
         object.__setattr__(self, "values", tuple(self.values))
         if self.category_ids is not None:
             object.__setattr__(self, "category_ids", tuple(self.category_ids))
@@ -714,9 +739,15 @@ class Annotation:
             raise TypeError("Annotation.keypoints must be Keypoints or None")
         if shape is not None and shape.__class__ not in SHAPE_TYPES and not isinstance(shape, SHAPE_TYPES):
             raise TypeError(f"Annotation.shape must be a shape type, got {type(shape).__name__}")
+        if self.stored_bbox is not None and self.stored_bbox.__class__ is not Box:
+            raise TypeError(f"Annotation.stored_bbox must be a Box or None, got {type(self.stored_bbox).__name__}")
         for name, v in (("area", self.area), ("z_index", self.z_index), ("score", self.score)):
-            if v is not None and (v.__class__ not in _NUMBER_TYPES or not math.isfinite(v)):
-                raise ValueError(f"Annotation.{name} must be a finite number or None, got {v!r}")
+            if v is None or (v.__class__ in _NUMBER_TYPES and math.isfinite(v)):
+                continue
+            if isinstance(v, (np.integer, np.floating)) and math.isfinite(v):  # a model's score
+                object.__setattr__(self, name, v.item())  # as a Python number, for every writer
+                continue
+            raise ValueError(f"Annotation.{name} must be a finite number or None, got {v!r}")
 
     @property
     def bbox(self) -> Box | None:
@@ -744,7 +775,7 @@ class Sample:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "annotations", tuple(self.annotations))
-        object.__setattr__(self, "tags", tuple(self.tags))
+        object.__setattr__(self, "tags", _strings(self.tags, "Sample.tags"))
         if self.status is not None and not isinstance(self.status, Status):
             object.__setattr__(self, "status", Status(self.status))
 

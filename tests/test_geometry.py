@@ -122,6 +122,24 @@ def test_rasteriser_rejects_impossible_image_sizes(height, width, message):
             call()
 
 
+def test_core_review_edge_cases():
+    # a valid non-canonical RLE (touching runs) traces like its canonical form
+    r = rle.from_coco({"size": [4, 1], "counts": [0, 2, 0, 2]})
+    assert geometry.mask_to_polygon(r).to_coco() == [[0, 0, 1, 0, 1, 4, 0, 4]]
+    # a hole of 2 vertices is reported, a short ring survives simplification
+    square = [(0, 0), (4, 0), (4, 4), (0, 4)]
+    assert geometry.validate_polygon(Polygon.from_rings(square, [[(1, 1), (2, 2)]])) == (
+        "part 0 hole 0: 2 vertices; a ring needs at least 3")
+    line = Polygon.from_coco([[0, 0, 1, 1]])
+    assert geometry.simplify_polygon(line, 0.5) == line
+    # values that do not fit the label dtype, and boxes in narrow integer types
+    one = rle.encode(np.ones((2, 2), bool))
+    with pytest.raises(ValueError, match=re.escape("paint values must fit uint8 (0..255)")):
+        geometry.paint([one], [np.int64(300)], 2, 2, dtype=np.uint8)
+    assert geometry.xywh_to_xyxy(np.array([200, 0, 100, 1], np.uint8)).tolist() == [200, 0, 300, 1]
+    assert geometry.xyxy_to_xywh(np.array([5, 0, 3, 1], np.uint16)).tolist() == [5, 0, -2, 1]
+
+
 @given(masks(max_side=12))
 def test_trace_round_trip_is_exact(m):
     r = rle.encode(m)

@@ -11,6 +11,7 @@ import pytest
 from annoconv import rle
 from annoconv.model import (
     Annotation,
+    AttributeSpec,
     Box,
     Category,
     Dataset,
@@ -18,6 +19,7 @@ from annoconv.model import (
     Keypoints,
     Mask,
     Polygon,
+    PolygonPart,
     Polyline,
     Sample,
     Status,
@@ -147,3 +149,25 @@ def test_equality_and_pickle():
     assert pickle.loads(pickle.dumps(ds)) == ds
     assert Mask(rle=rle.encode(WORKED_MASK)) == Mask.from_array(np.asfortranarray(WORKED_MASK))
     assert Status("done") is Status.DONE and str(Status.DONE) == "done"
+
+
+def test_core_review_model_edge_cases():
+    import copy
+    import pickle
+
+    part = pickle.loads(pickle.dumps(PolygonPart(exterior=[[0, 0], [1, 0], [1, 1]])))
+    kp = copy.deepcopy(Keypoints(points=[[1, 2]], visibility=[2]))
+    for arr in (part.exterior, kp.visibility, pickle.loads(pickle.dumps(Polyline(points=[[0, 0], [1, 1]]))).points):
+        with pytest.raises(ValueError, match="read-only"):
+            arr[0] = 7  # still read-only after pickling and copying
+    a = Annotation(id=1, category_id=1, score=np.float64(0.5), area=np.int64(3))  # a model's outputs
+    assert (a.score, type(a.score), a.area, type(a.area)) == (0.5, float, 3, int)
+    with pytest.raises(TypeError, match=r"Sample\.tags must be a sequence of strings"):
+        Sample(id=1, file_name="a", tags="abc")  # not ("a", "b", "c")
+    with pytest.raises(ValueError, match=r"AttributeSpec\.scope"):
+        AttributeSpec(name="x", type="text", scope="bogus")
+    with pytest.raises(TypeError, match="stored_bbox must be a Box"):
+        Annotation(id=1, category_id=1, stored_bbox=[0, 0, 1, 1])
+    # right-angle rotations are exact (no 1e-16 noise in the bounds writers use)
+    assert Box(x0=0, y0=0, x1=4, y1=2, rotation=180).bounds() == Box(x0=0, y0=0, x1=4, y1=2)
+    assert Box(x0=0, y0=0, x1=4, y1=2, rotation=90).bounds() == Box(x0=1, y0=-1, x1=3, y1=3)
