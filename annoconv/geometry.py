@@ -80,7 +80,7 @@ def _boxes(a: npt.ArrayLike) -> npt.NDArray[Any]:
     arr = np.asarray(a)
     if arr.shape[-1:] != (4,) or arr.ndim > 2:
         raise ValueError(f"boxes must have shape (4,) or (n, 4), got {arr.shape}")
-    if arr.dtype.kind in "iub":  # x + w in uint8 or int32 would wrap around
+    if arr.dtype.kind in "iub" and arr.dtype != np.uint64:  # x + w in uint8 or int32 would wrap
         return arr.astype(np.int64)
     return arr
 
