@@ -199,11 +199,14 @@ def render(sample: Sample, plan: Plan) -> tuple[npt.NDArray[Any], list[tuple[str
                                  dtype=np.dtype(plan.dtype), background=plan.background)
     if sum(hidden):
         losses.append(("overlap_hidden", sum(hidden), where))
+    per_class: Counter[Any] = Counter()
     for (a, _), r in zip(drawn, rles, strict=True):
-        if r is not None and _rle.area(r) == 0:  # e.g. a box thinner than a pixel centre
+        if r is None:
+            continue
+        if _rle.area(r):
+            per_class[a.category_id] += 1
+        else:  # e.g. a box thinner than a pixel centre
             losses.append(("shape_dropped", 1, f"{where} annotation {a.id}: no pixels"))
-    per_class = Counter(a.category_id for (a, _), r in zip(drawn, rles, strict=True)
-                        if r is not None and _rle.area(r))
     merged = sum(n - 1 for n in per_class.values())
     if merged:  # one region per class: which pixels were which instance is lost
         losses.append(("instances_merged", merged, where))
